@@ -1,0 +1,75 @@
+"""A consumer group member in its own process, so that it can really be killed.
+
+Started by ``groups.ConsumerGroup`` as ``python -m pytest_kafka_lab._member SPEC``. It
+reports on stdout, one JSON object a line: ``joined``, every ``assigned``/``revoked``/
+``lost`` callback with the partitions it names and the assignment after it, and each
+message consumed. SIGINT or SIGTERM closes the consumer (leaving the group); SIGKILL
+leaves it to the session timeout, as a crash would.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+stopping = False
+
+
+def emit(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def names(partitions: list[TopicPartition]) -> list[list[Any]]:
+    return sorted([tp.topic, tp.partition] for tp in partitions)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    incremental = spec["incremental"]
+    owned: set[tuple[str, int]] = set()
+    consumer = Consumer(spec["config"])
+
+    def on_assign(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if not incremental:
+            owned.clear()
+        owned.update((tp.topic, tp.partition) for tp in partitions)
+        emit("assigned", partitions=names(partitions), assignment=sorted(owned))
+
+    def on_revoke(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if incremental:
+            owned.difference_update((tp.topic, tp.partition) for tp in partitions)
+        else:
+            owned.clear()
+        emit("revoked", partitions=names(partitions), assignment=sorted(owned))
+
+    def on_lost(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        owned.difference_update((tp.topic, tp.partition) for tp in partitions)
+        emit("lost", partitions=names(partitions), assignment=sorted(owned))
+
+    def stop(_signum: int, _frame: Any) -> None:
+        global stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    consumer.subscribe(spec["topics"], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+    emit("joined")
+    while not stopping:
+        message = consumer.poll(0.1)
+        if message is None:
+            continue
+        if message.error():
+            emit("error", error=str(message.error()))
+            continue
+        emit("consumed", topic=message.topic(), partition=message.partition(),
+             offset=message.offset())
+    consumer.close()
+    emit("closed")
+
+
+if __name__ == "__main__":
+    main()

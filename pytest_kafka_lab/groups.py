@@ -1,0 +1,188 @@
+"""Consumer groups of N members, each in its own process, with their callbacks recorded.
+
+A member can be stopped (it closes and leaves; the group rebalances at once) or killed
+(SIGKILL; the broker notices only when its session times out), as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pytest
+
+from pytest_kafka_lab.naming import unique_name
+from pytest_kafka_lab.processes import die_with_parent
+from pytest_kafka_lab.readers import describe_group, group_assignment
+from pytest_kafka_lab.waiting import wait_for
+
+TopicPartitions = frozenset[tuple[str, int]]
+
+# Short enough that a killed member is noticed within seconds, long enough for a loaded
+# 2-core machine. The broker allows it: the local backend lowers its minimum.
+CLASSIC_DEFAULTS: dict[str, Any] = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+
+
+class Member:
+    """One member process; ``events`` fills from its reports as they arrive."""
+
+    def __init__(self, index: int, spec: dict[str, Any]) -> None:
+        self.index = index
+        self.events: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pytest_kafka_lab._member", json.dumps(spec)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            preexec_fn=die_with_parent,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.events.append(json.loads(line))
+                self._changed.notify_all()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    @property
+    def assignment(self) -> TopicPartitions:
+        """What the member owns after its latest rebalance callback."""
+        for event in reversed(self.events):
+            if "assignment" in event:
+                return frozenset((topic, p) for topic, p in event["assignment"])
+        return frozenset()
+
+    def callbacks(self) -> list[tuple[str, TopicPartitions]]:
+        """Every rebalance callback so far: ``("assigned" | "revoked" | "lost", partitions)``."""
+        return [(event["event"], frozenset((t, p) for t, p in event["partitions"]))
+                for event in self.events if event["event"] in ("assigned", "revoked", "lost")]
+
+    def consumed(self) -> list[tuple[str, int, int]]:
+        """``(topic, partition, offset)`` of every message the member consumed."""
+        return [(e["topic"], e["partition"], e["offset"])
+                for e in self.events if e["event"] == "consumed"]
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Interrupt the member: it closes its consumer, leaving the group cleanly."""
+        if self.alive:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout)
+        self._reader.join(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the member: it never leaves, the broker waits out its session."""
+        if self.alive:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(5)
+
+
+class ConsumerGroup:
+    """A group of member processes subscribed to ``topics``."""
+
+    def __init__(
+        self,
+        client_config: Callable[..., dict[str, Any]],
+        topics: list[str],
+        members: int = 1,
+        strategy: str = "cooperative-sticky",
+        protocol: str = "classic",
+        group_id: str | None = None,
+        **config: Any,
+    ) -> None:
+        self.client_config = client_config
+        self.topics = topics
+        self.group_id = group_id or unique_name("group")
+        self.protocol = protocol
+        settings: dict[str, Any] = {"group.id": self.group_id, "auto.offset.reset": "earliest",
+                                    "group.protocol": protocol}
+        if protocol == "classic":
+            settings.update(CLASSIC_DEFAULTS, **{"partition.assignment.strategy": strategy})
+        self.incremental = protocol == "consumer" or strategy == "cooperative-sticky"
+        self.config = client_config(**settings, **config)
+        self.members: list[Member] = []
+        for _ in range(members):
+            self.add_member()
+
+    def add_member(self) -> Member:
+        """Start one more member; it joins the group (and triggers a rebalance)."""
+        spec = {"config": self.config, "topics": self.topics, "incremental": self.incremental}
+        member = Member(len(self.members), spec)
+        self.members.append(member)
+        return member
+
+    @property
+    def active(self) -> list[Member]:
+        return [member for member in self.members if member.alive]
+
+    def wait_for_stable(
+        self, partitions: Iterable[tuple[str, int]], counts: list[int] | None = None,
+        timeout: float = 30.0,
+    ) -> dict[int, TopicPartitions]:
+        """Wait until the live members own ``partitions`` exactly once between them and the
+        broker agrees; ``counts`` (sorted or not) demands how many each member owns.
+
+        Returns ``{member index: partitions owned}``.
+        """
+        expected = frozenset(partitions)
+
+        def settled() -> dict[int, TopicPartitions] | None:
+            owned = {member.index: member.assignment for member in self.active}
+            union = [tp for parts in owned.values() for tp in parts]
+            if len(union) != len(set(union)) or set(union) != expected:
+                return None
+            if counts is not None and sorted(map(len, owned.values())) != sorted(counts):
+                return None
+            description = describe_group(self.client_config(), self.group_id)
+            if str(description.state).split(".")[-1] != "STABLE":
+                return None
+            broker_view = sorted(map(sorted, group_assignment(self.client_config(),
+                                                              self.group_id).values()))
+            return owned if broker_view == sorted(map(sorted, owned.values())) else None
+
+        return wait_for(
+            settled, timeout,
+            f"group {self.group_id} to settle with {sorted(expected)} owned once"
+            + (f" in shares of {counts}" if counts else ""),
+            lambda: {m.index: sorted(m.assignment) for m in self.active},
+        )
+
+    def close(self) -> None:
+        """Stop every live member; kill any that will not stop."""
+        for member in self.members:
+            try:
+                member.stop(timeout=15)
+            except subprocess.TimeoutExpired:
+                member.kill()
+
+
+def group_factory_fixture(broker_fixture: str = "kafka_broker") -> Callable[..., Any]:
+    """A fixture factory: makes ``ConsumerGroup``s for one test and closes them after."""
+
+    @pytest.fixture
+    def group_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., ConsumerGroup]]:
+        broker = request.getfixturevalue(broker_fixture)
+        made: list[ConsumerGroup] = []
+
+        def make_group(topics: str | list[str], members: int = 1, **kwargs: Any) -> ConsumerGroup:
+            group = ConsumerGroup(broker.client_config,
+                                  [topics] if isinstance(topics, str) else topics,
+                                  members, **kwargs)
+            made.append(group)
+            return group
+
+        yield make_group
+        for group in made:
+            group.close()
+
+    return group_factory

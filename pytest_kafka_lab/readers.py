@@ -1,0 +1,163 @@
+"""Readers of broker truth: what a topic holds and what a group committed, seen afresh.
+
+Each reader opens its own client, so what it reports comes from the broker and not from
+the state of the code under test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, ConsumerGroupDescription
+
+from pytest_kafka_lab.readiness import CLIENT_LOGGER
+from pytest_kafka_lab.waiting import WaitTimeout
+
+
+class HasClientConfig(Protocol):
+    def client_config(self, **overrides: Any) -> dict[str, Any]: ...
+
+
+Source = HasClientConfig | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as the broker stores it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp: int
+
+
+def client_config(source: Source, **overrides: Any) -> dict[str, Any]:
+    """Client settings from a broker fixture or a plain config dict."""
+    if isinstance(source, dict):
+        return {"logger": CLIENT_LOGGER, **source, **overrides}
+    return {"logger": CLIENT_LOGGER, **source.client_config(**overrides)}
+
+
+@contextlib.contextmanager
+def fresh_consumer(source: Source, **overrides: Any) -> Iterator[Consumer]:
+    """A consumer that joins no group and commits nothing; closed on exit."""
+    consumer = Consumer(client_config(
+        source, **{"group.id": f"kafka-lab-reader-{uuid.uuid4().hex[:8]}",
+                   "enable.auto.commit": False, "enable.partition.eof": True, **overrides}))
+    try:
+        yield consumer
+    finally:
+        consumer.close()
+
+
+def partitions_of(consumer: Consumer, topic: str) -> list[int]:
+    metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+    if metadata is None or metadata.error is not None:
+        error = metadata.error if metadata is not None else "not in metadata"
+        raise LookupError(f"topic {topic!r} is not on the broker ({error})")
+    return sorted(metadata.partitions)
+
+
+def end_offsets(source: Source, topic: str) -> dict[int, int]:
+    """The high watermark of every partition of ``topic`` (the offset the next record gets)."""
+    with fresh_consumer(source) as consumer:
+        return {
+            partition: consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                      timeout=10)[1]
+            for partition in partitions_of(consumer, topic)
+        }
+
+
+def read_topic(
+    source: Source, topic: str, timeout: float = 10.0, isolation: str = "read_uncommitted"
+) -> list[Record]:
+    """Every record of ``topic`` from the beginning to the end, sorted by partition, offset.
+
+    The end is the end of each partition when the read began. Under ``read_committed``
+    the reader stops at each partition's end-of-partition event, since transaction
+    markers sit below the high watermark and are never delivered.
+    """
+    records: list[Record] = []
+    with fresh_consumer(source, **{"isolation.level": isolation}) as consumer:
+        partitions = partitions_of(consumer, topic)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in partitions}
+        pending = {p for p in partitions if ends[p] > 0}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in pending])
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                raise WaitTimeout(
+                    f"waited {timeout:g}s to read topic {topic!r} to its end offsets {ends}; "
+                    f"read {len(records)} records, partitions {sorted(pending)} unfinished"
+                )
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            partition, offset, error = message.partition(), message.offset(), message.error()
+            assert partition is not None and offset is not None
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"reading {topic!r} failed: {error}")
+                if isolation == "read_committed" or offset >= ends[partition]:
+                    pending.discard(partition)
+                continue
+            if offset < ends[partition]:
+                records.append(as_record(message))
+            if offset + 1 >= ends[partition] and isolation != "read_committed":
+                pending.discard(partition)
+    return sorted(records, key=lambda record: (record.partition, record.offset))
+
+
+def as_record(message: Any) -> Record:
+    return Record(
+        topic=message.topic(), partition=message.partition(), offset=message.offset(),
+        key=message.key(), value=message.value(),
+        headers=tuple(message.headers() or ()), timestamp=message.timestamp()[1],
+    )
+
+
+def committed_offsets(
+    source: Source, group: str, topic: str | None = None, timeout: float = 10.0
+) -> dict[tuple[str, int], int]:
+    """The offsets ``group`` has committed, as ``{(topic, partition): offset}``."""
+    admin = AdminClient(client_config(source))
+    request = ConsumerGroupTopicPartitions(group)
+    result = admin.list_consumer_group_offsets([request], request_timeout=timeout)[group]
+    return {
+        (tp.topic, tp.partition): tp.offset
+        for tp in result.result(timeout).topic_partitions
+        if tp.offset >= 0 and (topic is None or tp.topic == topic)
+    }
+
+
+def describe_group(source: Source, group: str, timeout: float = 10.0) -> ConsumerGroupDescription:
+    """The broker's description of ``group``: state, protocol, members and assignments."""
+    admin = AdminClient(client_config(source))
+    description: ConsumerGroupDescription = (
+        admin.describe_consumer_groups([group], request_timeout=timeout)[group].result(timeout)
+    )
+    return description
+
+
+def group_assignment(source: Source, group: str) -> dict[str, set[tuple[str, int]]]:
+    """``{member client id: {(topic, partition), ...}}`` as the broker assigned them."""
+    return {
+        member.member_id: {(tp.topic, tp.partition) for tp in member.assignment.topic_partitions}
+        for member in describe_group(source, group).members
+    }
