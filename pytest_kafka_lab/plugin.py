@@ -23,6 +23,7 @@ from pytest_kafka_lab.distribution import KAFKA_VERSION, resolve_distribution
 from pytest_kafka_lab.groups import group_factory_fixture
 from pytest_kafka_lab.lifecycle import BrokerHolder
 from pytest_kafka_lab.naming import run_prefix, unique_name
+from pytest_kafka_lab.readiness import CLIENT_LOGGER
 from pytest_kafka_lab.tools import KafkaTools
 
 HOLDER = pytest.StashKey[BrokerHolder]()
@@ -106,8 +107,8 @@ def kafka_broker(pytestconfig: pytest.Config) -> KafkaBroker:
 
 @pytest.fixture(scope="session")
 def kafka_admin(kafka_broker: KafkaBroker) -> AdminClient:
-    """An ``AdminClient`` of the session's broker."""
-    return AdminClient(kafka_broker.client_config())
+    """An ``AdminClient`` of the session's broker (logging through Python's ``logging``)."""
+    return AdminClient(kafka_broker.client_config(logger=CLIENT_LOGGER))
 
 
 @pytest.fixture(scope="session")

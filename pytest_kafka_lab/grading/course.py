@@ -1,0 +1,65 @@
+"""The course's fixed names, and a clean slate for each graded exercise."""
+
+from __future__ import annotations
+
+import contextlib
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from pytest_kafka_lab.topics import create_topic, delete_topics
+from pytest_kafka_lab.waiting import wait_for
+
+# Partition counts as the course's setup steps create them.
+TOPICS: dict[str, int] = {
+    "orders": 4,
+    "orders-dlq": 1,
+    "payments": 1,
+    "high-volume": 6,
+    "benchmark-topic": 1,
+}
+GROUPS = ("order-processor", "order-processor-dlq", "scaling-demo")
+
+# Which files make up each exercise (a submission without them is "missing").
+EXERCISE_FILES: dict[str, tuple[str, ...]] = {
+    "ex1": ("exercise_producer.py",),
+    "ex2": ("exercise_consumer.py",),
+    "ex3": ("producer_continuous.py", "consumer_scaling.py"),
+    "ex4": ("exercise_exactly_once.py",),
+    "ex5": ("exercise_dlq.py",),
+    "ex6": ("exercise_benchmark.py",),
+}
+
+
+def reset_course(admin: AdminClient, create: dict[str, int] | None = None) -> None:
+    """Delete every course topic and group that exists, then create ``create``.
+
+    Each exercise starts from this, so the order of exercises and re-runs do not change
+    a verdict.
+    """
+    groups = [group.group_id for group in admin.list_consumer_groups(request_timeout=10)
+              .result(10).valid if group.group_id in GROUPS]
+    for future in (admin.delete_consumer_groups(groups, request_timeout=10).values()
+                   if groups else []):
+        with contextlib.suppress(KafkaException):  # already gone
+            future.result(10)
+    existing = [name for name in admin.list_topics(timeout=10).topics if name in TOPICS]
+    delete_topics(admin, existing)
+    for topic, partitions in (create or {}).items():
+        create_again(admin, topic, partitions)
+
+
+def create_again(admin: AdminClient, topic: str, partitions: int, timeout: float = 15) -> None:
+    """Create a topic that may have been deleted a moment ago: the controller can still
+    report it as existing while the deletion completes."""
+
+    def created() -> bool:
+        try:
+            create_topic(admin, topic, partitions)
+        except KafkaException as error:
+            if "already exists" in str(error).lower():
+                return False
+            raise
+        return True
+
+    wait_for(created, timeout, f"topic {topic!r} to be creatable again after its deletion")

@@ -1,0 +1,159 @@
+"""Grading options, fixtures and the report, for ``pytest scenarios/``.
+
+    pytest scenarios/                                # grade the reference solutions
+    pytest scenarios/ --lab-submission DIR --lab-report grade.json
+
+Each check is a test marked ``@pytest.mark.exercise("ex1", "title")``; its outcome is
+the check's status, its assertion message the check's message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.distribution import resolve_distribution
+from pytest_kafka_lab.grading.course import EXERCISE_FILES, reset_course
+from pytest_kafka_lab.grading.report import Check, Grade
+from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+
+GRADE = pytest.StashKey[Grade]()
+MISSING = "missing:"
+
+
+class SubmissionError(Exception):
+    """The submission could not run at all (syntax error, crash on import)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kafka-lab-grading", "grading course submissions")
+    for name, text in (
+        ("submission", "the submission folder to grade (default: the reference solutions)"),
+        ("report", "write the grade as JSON to this file"),
+        ("timeout", "seconds one run of a submission may take (default 60)"),
+    ):
+        group.addoption(f"--lab-{name}", dest=f"lab_{name}", help=text)
+        parser.addini(f"lab_{name}", text)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "exercise(id, title): a check of that course exercise")
+    config.stash[GRADE] = Grade(str(submission_folder(config)))
+
+
+def option(config: pytest.Config, name: str) -> str | None:
+    value = config.getoption(f"lab_{name}") or config.getini(f"lab_{name}")
+    return str(value) if value else None
+
+
+def submission_folder(config: pytest.Config) -> Path:
+    chosen = option(config, "submission")
+    folder = Path(chosen) if chosen else config.rootpath / "scenarios" / "reference"
+    if not folder.is_dir():
+        raise pytest.UsageError(f"--lab-submission {folder}: no such folder")
+    return folder.resolve()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"kafka-lab grading: {config.stash[GRADE].submission}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    marker = item.get_closest_marker("exercise")
+    if marker is None:
+        return
+    status, message = check_status(outcome.get_result(), call)
+    if status is None:
+        return
+    exercise = item.config.stash[GRADE].exercise(*marker.args)
+    name = item.name.removeprefix("test_")
+    exercise.checks.append(Check(name, status, message, marker.kwargs.get("points", 1)))
+
+
+def check_status(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str | None, str]:
+    """(status, message) that this phase of a check decides, or (None, "")."""
+    error = call.excinfo.value if call.excinfo else None
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        return ("missing" if reason.startswith(MISSING) else "failed"), reason
+    if report.when == "setup" and report.failed:
+        return "error", first_line_of(error)
+    if report.when == "call":
+        return ("passed", "") if report.passed else ("failed", str(error or report.longreprtext))
+    return None, ""
+
+
+def first_line_of(error: BaseException | None) -> str:
+    return str(error).strip() if error else "the check could not be set up"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    grade = session.config.stash[GRADE]
+    if not grade.exercises:
+        return
+    path = option(session.config, "report")
+    if path:
+        grade.write_json(Path(path))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a") as page:
+            page.write(grade.markdown())
+
+
+# --- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def lab_submission(pytestconfig: pytest.Config) -> Path:
+    """The folder being graded."""
+    return submission_folder(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def lab_timeout(pytestconfig: pytest.Config) -> float:
+    """Seconds one run of a submission may take before it is stopped."""
+    return float(option(pytestconfig, "timeout") or 60)
+
+
+@pytest.fixture(scope="session")
+def lab_sandbox(kafka_broker: KafkaBroker, kafka_lab_config: LabConfig) -> Iterator[Sandbox]:
+    """Starts submission runs against the session's broker."""
+    distribution = getattr(kafka_broker, "distribution", None) or resolve_distribution(
+        kafka_lab_config.cache_dir, kafka_lab_config.home)
+    sandbox = Sandbox(kafka_broker.bootstrap_servers, distribution)
+    yield sandbox
+    sandbox.cleanup()
+
+
+@pytest.fixture
+def lab_course(kafka_admin: AdminClient) -> Callable[[dict[str, int]], None]:
+    """``lab_course({"orders": 4})``: the course's topics and groups reset, these created."""
+    return lambda topics: reset_course(kafka_admin, topics)
+
+
+def require_exercise(submission: Path, exercise: str) -> None:
+    """Skip as *missing* when the submission lacks the exercise's files."""
+    absent = [name for name in EXERCISE_FILES[exercise] if not (submission / name).is_file()]
+    if absent:
+        pytest.skip(f"{MISSING} {', '.join(absent)} not in {submission}")
+
+
+def require_ran(run: Run) -> Run:
+    """Raise ``SubmissionError`` when the submission could not even start its work."""
+    failed = run.of("import-failed")
+    if failed:
+        raise SubmissionError(f"the submission could not be imported: {failed[0]['error']}")
+    if run.exit_code not in (0, None) and "SyntaxError" in run.stderr:
+        raise SubmissionError(f"the submission has a syntax error:\n{run.stderr[-800:]}")
+    return run

@@ -1,0 +1,185 @@
+"""Running untrusted submissions: a process of their own, a copy of their folder, an
+environment with nothing secret, a deadline, and nothing left running afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_kafka_lab.distribution import Distribution
+from pytest_kafka_lab.grading.docker_shim import CLASSPATH_VARIABLE, JAVA_VARIABLE
+from pytest_kafka_lab.grading.events import BOOTSTRAP_VARIABLE, EVENTS_VARIABLE, read_events
+from pytest_kafka_lab.processes import die_with_parent, kill_group
+from pytest_kafka_lab.waiting import wait_for
+
+SHIM = Path(__file__).parent / "shim"
+OUTPUT_LIMIT = 256 * 1024  # a submission that floods its output is read this far
+
+
+Event = dict[str, Any]
+
+
+@dataclass
+class Run:
+    """What the harness observed of one finished run."""
+
+    exit_code: int | None
+    timed_out: bool
+    stdout: str
+    stderr: str
+    events: list[Event]
+    seconds: float
+    interrupted: bool = False
+
+    def of(self, kind: str, **match: Any) -> list[Event]:
+        """The events of ``kind`` whose fields equal ``match``."""
+        return [event for event in self.events if event["kind"] == kind
+                and all(event.get(name) == value for name, value in match.items())]
+
+    def client_configs(self, client: str) -> list[dict[str, Any]]:
+        """The configurations the submission gave its clients of kind ``client``."""
+        return [event["config"] for event in self.of("client", client=client)]
+
+    def summary(self) -> str:
+        """A line for messages: how the run ended, and the end of its errors."""
+        if self.timed_out:
+            ending = f"did not finish within {self.seconds:.0f}s and was stopped"
+        else:
+            ending = f"exited with code {self.exit_code} after {self.seconds:.1f}s"
+        failure = self.of("import-failed") + self.of("raised")
+        detail = f"; {failure[0]['error']}" if failure else ""
+        tail = self.stderr.strip().splitlines()[-1:] if self.exit_code else []
+        return f"the submission {ending}{detail}" + (f" ({tail[0]})" if tail and not detail else "")
+
+
+@dataclass
+class SubmissionProcess:
+    """A submission running now; ``events`` is re-read on every look."""
+
+    process: subprocess.Popen[bytes]
+    workdir: Path
+    started: float = field(default_factory=time.monotonic)
+    interrupted: bool = False
+
+    @property
+    def events(self) -> list[Event]:
+        return read_events(self.workdir / "events.jsonl")
+
+    def wait_for_event(self, check: Callable[[list[Event]], Any], timeout: float,
+                       awaited: str) -> Any:
+        """Wait until ``check(events)`` is truthy; fail early if the process ended."""
+
+        def satisfied() -> Any:
+            events = self.events
+            result = check(events)
+            if not result and self.process.poll() is not None:
+                raise AssertionError(
+                    f"the submission exited (code {self.process.returncode}) before {awaited}")
+            return result
+
+        return wait_for(satisfied, timeout, awaited,
+                        lambda: f"{len(self.events)} events, last: {self.events[-1:]}")
+
+    def interrupt(self) -> None:
+        """Ctrl-C, as a terminal sends it: SIGINT to the whole process group."""
+        self.interrupted = True
+        kill_group(self.process.pid, signal.SIGINT)
+
+    def finish(self, timeout: float) -> Run:
+        """Wait for the end (killing the group at the deadline) and collect what was seen."""
+        timed_out = False
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        # Whatever the submission started (a second script, a stray child) goes too.
+        kill_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        return Run(
+            exit_code=None if timed_out else self.process.returncode,
+            timed_out=timed_out,
+            stdout=read_head(self.workdir / "stdout.txt"),
+            stderr=read_head(self.workdir / "stderr.txt"),
+            events=self.events,
+            seconds=time.monotonic() - self.started,
+            interrupted=self.interrupted,
+        )
+
+
+def read_head(path: Path) -> str:
+    with path.open("rb") as output:
+        return output.read(OUTPUT_LIMIT).decode("utf-8", errors="replace")
+
+
+class Sandbox:
+    """Starts submission runs against one broker."""
+
+    def __init__(self, bootstrap: str, distribution: Distribution, root: Path | None = None):
+        self.bootstrap = bootstrap
+        self.distribution = distribution
+        self.root = root or Path(tempfile.mkdtemp(prefix="kafka-lab-grading-"))
+        self.bin = self.root / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        docker = self.bin / "docker"
+        docker.write_text(f"#!{sys.executable}\nimport sys\n"
+                          "from pytest_kafka_lab.grading.docker_shim import main\n"
+                          "sys.exit(main())\n")
+        docker.chmod(0o755)
+        self.runs = 0
+
+    def environment(self, workdir: Path) -> dict[str, str]:
+        """Only what a submission needs: no tokens, keys or CI secrets of the grader."""
+        return {
+            "PATH": os.pathsep.join([str(self.bin), str(Path(sys.executable).parent),
+                                     "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": str(workdir),
+            "TMPDIR": str(workdir),
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": str(SHIM),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            EVENTS_VARIABLE: str(workdir / "events.jsonl"),
+            BOOTSTRAP_VARIABLE: self.bootstrap,
+            JAVA_VARIABLE: str(self.distribution.java),
+            CLASSPATH_VARIABLE: self.distribution.classpath,
+        }
+
+    def start(self, submission: Path, command: list[str]) -> SubmissionProcess:
+        """Copy the submission and start ``command`` in the copy."""
+        self.runs += 1
+        workdir = self.root / f"run-{self.runs}"
+        shutil.copytree(submission, workdir / "submission",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        (workdir / "events.jsonl").touch()
+        with (workdir / "stdout.txt").open("wb") as out, (workdir / "stderr.txt").open("wb") as err:
+            process = subprocess.Popen(
+                command, cwd=workdir / "submission", env=self.environment(workdir),
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=die_with_parent,
+            )
+        return SubmissionProcess(process, workdir)
+
+    def start_script(self, submission: Path, filename: str, *args: str) -> SubmissionProcess:
+        """``python FILE``, as a student runs it."""
+        return self.start(submission, [sys.executable, filename, *args])
+
+    def start_call(self, submission: Path, filename: str, call: str = "main",
+                   args: list[Any] | None = None, kwargs: dict[str, Any] | None = None,
+                   wrap: dict[str, dict[str, Any]] | None = None) -> SubmissionProcess:
+        """Import FILE as a module and call one function, observing those in ``wrap``."""
+        spec = {"file": filename, "call": call, "args": args or [], "kwargs": kwargs or {},
+                "wrap": wrap or {}}
+        return self.start(submission, [sys.executable, "-m", "pytest_kafka_lab.grading.runner",
+                                       json.dumps(spec)])
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
