@@ -1,0 +1,30 @@
+"""Exercise 1 mutants: the producer's classic mistakes."""
+
+from tests.mutants import Mutant
+
+FILE = "exercise_producer.py"
+KEYED = '            key=order["customer_id"].encode("utf-8"),\n'
+
+MUTANTS = [
+    Mutant("ex1", "no key", FILE, ((KEYED, ""),),
+           "each_order_is_keyed_by_its_customer_id", r"without a key"),
+    Mutant("ex1", "key by order id", FILE,
+           ((KEYED, '            key=order["order_id"].encode("utf-8"),\n'),),
+           "each_order_is_keyed_by_its_customer_id", r"key other than their customer id"),
+    Mutant("ex1", "key by order id spreads customers", FILE,
+           ((KEYED, '            key=order["order_id"].encode("utf-8"),\n'),),
+           "orders_of_one_customer_share_one_partition",
+           r"orders of CUST-00\d landed in partitions \d( and \d)+"),
+    Mutant("ex1", "acks 1", FILE,
+           (('"acks": "all",', '"acks": "1",'), ('"enable.idempotence": True,', '')),
+           "producer_is_configured_for_durability", r"acks=1"),
+    Mutant("ex1", "no idempotence", FILE, (('"enable.idempotence": True,', ''),),
+           "producer_is_configured_for_durability", r"enable\.idempotence=unset"),
+    Mutant("ex1", "printed counts wrong", FILE,
+           (("delivered_per_partition[msg.partition()] += 1",
+             "delivered_per_partition[msg.partition()] += 1 if msg.offset() % 7 else 2"),),
+           "printed_counts_match_the_broker", r"printed counts .* differ from what the broker"),
+    Mutant("ex1", "no flush", FILE,
+           (("remaining = producer.flush(30)", "remaining = len(producer)"),),
+           "flushes_before_exiting", r"messages not flushed"),
+]

@@ -1,0 +1,128 @@
+"""Every mistake the course's checks promise to catch is caught, by the check meant for
+it, with a message naming it; and the reference solutions pass every check.
+
+Mutants of different exercises share a graded submission (a "round"): a round holds at
+most one mutant per exercise, and only the files of its exercises, so the others are
+"missing" and cost nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.grading.course import EXERCISE_FILES
+from tests.mutants import Mutant
+
+ROOT = Path(__file__).parent.parent
+REFERENCE = ROOT / "scenarios" / "reference"
+EXERCISES = ("ex1", "ex2", "ex3", "ex4", "ex5", "ex6")
+
+
+def all_mutants() -> list[Mutant]:
+    mutants: list[Mutant] = []
+    for exercise in EXERCISES:
+        try:
+            module = importlib.import_module(f"tests.mutants.{exercise}")
+        except ModuleNotFoundError:
+            continue
+        mutants.extend(module.MUTANTS)
+    return mutants
+
+
+MUTANTS = all_mutants()
+
+
+def rounds(mutants: list[Mutant]) -> list[list[Mutant]]:
+    """Deal mutants into rounds, each with at most one mutant per exercise."""
+    by_exercise: dict[str, list[Mutant]] = defaultdict(list)
+    for mutant in mutants:
+        by_exercise[mutant.exercise].append(mutant)
+    count = max((len(group) for group in by_exercise.values()), default=0)
+    return [[group[i] for group in by_exercise.values() if i < len(group)] for i in range(count)]
+
+
+ROUNDS = rounds(MUTANTS)
+ROUND_OF = {mutant.id: index for index, group in enumerate(ROUNDS) for mutant in group}
+
+
+def mutated_submission(folder: Path, group: list[Mutant]) -> Path:
+    """The reference files of ``group``'s exercises, each with its mutant's edits."""
+    folder.mkdir(parents=True)
+    for mutant in group:
+        for name in EXERCISE_FILES[mutant.exercise]:
+            shutil.copy(REFERENCE / name, folder / name)
+        path = folder / mutant.file
+        source = path.read_text()
+        for old, new in mutant.edits:
+            assert old in source, f"mutant {mutant.id}: {old!r} is not in the reference"
+            source = source.replace(old, new)
+        path.write_text(source)
+    return folder
+
+
+def grade(submission: Path, bootstrap: str, report: Path, *args: str) -> dict[str, Any]:
+    """Grade ``submission`` with ``pytest scenarios/`` against the running broker."""
+    subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "-p", "no:cacheprovider",
+         "-q", "--lab-submission", str(submission), "--lab-report", str(report),
+         "--kafka-bootstrap", bootstrap, *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert report.exists(), f"no report was written for {submission}"
+    return dict(json.loads(report.read_text()))
+
+
+@pytest.fixture(scope="session")
+def graded_rounds(
+    kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
+) -> dict[int, dict[str, Any]]:
+    """Grades of each round, made on first use."""
+    return {}
+
+
+def grade_of_round(index: int, cache: dict[int, dict[str, Any]], bootstrap: str,
+                   tmp: pytest.TempPathFactory) -> dict[str, Any]:
+    if index not in cache:
+        folder = tmp.mktemp(f"round-{index}")
+        submission = mutated_submission(folder / "submission", ROUNDS[index])
+        cache[index] = grade(submission, bootstrap, folder / "grade.json")
+    return cache[index]
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[mutant.id for mutant in MUTANTS])
+def test_mutant_is_caught_by_its_check(
+    mutant: Mutant, graded_rounds: dict[int, dict[str, Any]], kafka_broker: KafkaBroker,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    report = grade_of_round(ROUND_OF[mutant.id], graded_rounds, kafka_broker.bootstrap_servers,
+                            tmp_path_factory)
+    exercise = report["exercises"][mutant.exercise]
+    checks = {check["name"]: check for check in exercise["checks"]}
+    assert mutant.check in checks, f"no check {mutant.check!r}; checks: {sorted(checks)}"
+    check = checks[mutant.check]
+    assert check["status"] == "failed", (
+        f"{mutant.mistake!r} was not caught by {mutant.check}: {check}")
+    assert re.search(mutant.message, check["message"]), (
+        f"{mutant.check} failed for {mutant.mistake!r}, but its message does not name the "
+        f"mistake ({mutant.message!r}): {check['message']}")
+
+
+def test_reference_solutions_pass_every_check(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    report = grade(REFERENCE, kafka_broker.bootstrap_servers, tmp_path / "grade.json")
+    failing = {key: [c for c in exercise["checks"] if c["status"] != "passed"]
+               for key, exercise in report["exercises"].items() if exercise["status"] != "passed"}
+    assert not failing, f"the reference solutions fail: {failing}"
+    assert set(report["exercises"]) == set(EXERCISE_FILES)
