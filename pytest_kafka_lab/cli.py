@@ -152,10 +152,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from pytest_kafka_lab.grading.gradebook import grade_class
 
     missing = [str(folder) for folder in args.submissions if not folder.is_dir()]
-    if missing or not (args.scenarios / "conftest.py").exists() and not list(
-            args.scenarios.glob("test_ex*.py")):
-        print(f"kafka-lab grade: no such submission folder(s): {missing}" if missing else
-              f"kafka-lab grade: {args.scenarios} holds no scenarios (use --scenarios)",
+    if missing:
+        print(f"kafka-lab grade: no such submission folder(s): {', '.join(missing)}",
+              file=sys.stderr)
+        return 2
+    if not list(args.scenarios.glob("test_ex*.py")):
+        print(f"kafka-lab grade: {args.scenarios} holds no exercise scenarios "
+              "(test_ex*.py); point --scenarios at the project's scenarios folder",
               file=sys.stderr)
         return 2
     table, full = grade_class(args.submissions, args.scenarios, args.out, lab_config(args),

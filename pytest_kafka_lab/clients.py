@@ -12,10 +12,12 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.naming import unique_name
+from pytest_kafka_lab.readiness import CLIENT_LOGGER
 
 # librdkafka's five-minute default makes a producer aimed at a dead broker hang a test.
-PRODUCER_DEFAULTS: dict[str, Any] = {"message.timeout.ms": 30000}
-CONSUMER_DEFAULTS: dict[str, Any] = {"auto.offset.reset": "earliest"}
+# Clients log through Python's logging, which pytest captures and shows with a failure.
+PRODUCER_DEFAULTS: dict[str, Any] = {"message.timeout.ms": 30000, "logger": CLIENT_LOGGER}
+CONSUMER_DEFAULTS: dict[str, Any] = {"auto.offset.reset": "earliest", "logger": CLIENT_LOGGER}
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ class ClientFactory:
         for producer in self.producers:
             producer.producer.flush(10)
         if self.groups:
-            admin = AdminClient(self.base_config())
+            admin = AdminClient(self.base_config(logger=CLIENT_LOGGER))
             futures = admin.delete_consumer_groups(list(self.groups), request_timeout=10)
             for future in futures.values():
                 # A group that never committed or already went away is not an error here.

@@ -8,6 +8,7 @@ comes from), ``topics``, ``clients`` and ``groups`` (fixture families), ``reader
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -34,10 +35,24 @@ HOLDER = pytest.StashKey[BrokerHolder]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    help_text = ("Hypothesis profile for broker-backed properties: ci, dev or thorough "
+                 "(default: $KAFKA_LAB_HYPOTHESIS_PROFILE; Hypothesis' own otherwise)")
+    parser.getgroup("kafka-lab").addoption(
+        "--kafka-hypothesis-profile", dest="kafka_hypothesis_profile", help=help_text)
+    parser.addini("kafka_hypothesis_profile", help_text)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[HOLDER] = BrokerHolder(get_config(config), config)
+    profile = (config.getoption("kafka_hypothesis_profile")
+               or config.getini("kafka_hypothesis_profile") or None)
+    if profile or os.environ.get("KAFKA_LAB_HYPOTHESIS_PROFILE"):
+        from pytest_kafka_lab.hypothesis_profiles import load_profile  # only when asked
+
+        try:
+            load_profile(profile)
+        except ValueError as error:
+            raise pytest.UsageError(f"--kafka-hypothesis-profile: {error}") from error
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -18,7 +18,10 @@ QUIET_LOGGER.addHandler(logging.NullHandler())
 QUIET_LOGGER.propagate = False
 # The plugin's own clients (readers, admin) log through Python logging, where pytest
 # captures it and shows it with a failing test, instead of librdkafka's raw stderr.
+# A NullHandler keeps Python's last-resort handler from printing what a client logs after
+# pytest stopped capturing (a client collected after the broker stopped, say).
 CLIENT_LOGGER = logging.getLogger("pytest_kafka_lab.librdkafka")
+CLIENT_LOGGER.addHandler(logging.NullHandler())
 
 
 def answers_metadata(client_config: dict[str, Any], timeout: float = 1.0) -> int:

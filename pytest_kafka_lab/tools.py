@@ -35,6 +35,11 @@ TOOL_CLASSES: dict[str, str] = {
 # Tools are short-lived clients: a small heap and the C1 compiler start them fastest.
 TOOL_JVM_FLAGS = ("-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                   "-Xshare:auto")
+# The performance tools measure the Java client: they get the JVM its scripts give it
+# (kafka-run-class.sh's G1 settings, kafka-*-perf-test.sh's 512 MB heap), full JIT.
+PERF_TOOLS = ("kafka-producer-perf-test", "kafka-consumer-perf-test")
+PERF_JVM_FLAGS = ("-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                  "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent")
 
 
 def tool_class(name: str) -> str:
@@ -49,7 +54,9 @@ def tool_class(name: str) -> str:
 
 def tool_command(distribution: Distribution, name: str, *args: str) -> list[str]:
     """The command line that runs tool ``name`` from ``distribution``'s jars."""
-    return distribution.command(tool_class(name), *args, jvm_flags=TOOL_JVM_FLAGS,
+    bare = os.path.basename(name).removesuffix(".sh")
+    flags = PERF_JVM_FLAGS if bare in PERF_TOOLS else TOOL_JVM_FLAGS
+    return distribution.command(tool_class(name), *args, jvm_flags=flags,
                                 log_config_file=TOOLS_LOG4J_CONFIG)
 
 

@@ -107,6 +107,8 @@ def sweep(client_config: dict[str, Any], prefix: str) -> None:
         delete_topics(admin, leftover_topics)
     groups = admin.list_consumer_groups(request_timeout=10).result(10).valid
     leftover_groups = [group.group_id for group in groups if group.group_id.startswith(prefix)]
+    if not leftover_groups:
+        return
     for future in admin.delete_consumer_groups(leftover_groups, request_timeout=10).values():
         with contextlib.suppress(Exception):
             future.result(10)

@@ -25,12 +25,14 @@ from pytest_kafka_lab.grading.evidence import (
 )
 from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
 from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.partitioners import predict_partition
 from pytest_kafka_lab.readers import Record, read_topic
 
 pytestmark = pytest.mark.exercise("ex1", "producer basics")
 
 EXPECTED_IDS = [f"ORD-{number:05d}" for number in range(1, 101)]
 CUSTOMERS = {f"CUST-{number:03d}" for number in range(1, 6)}
+ORDERS_PARTITIONS = 4
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def ex1(
     kafka_admin: AdminClient,
 ) -> Evidence:
     require_exercise(lab_submission, "ex1")
-    reset_course(kafka_admin, {"orders": 4})
+    reset_course(kafka_admin, {"orders": ORDERS_PARTITIONS})
     run = require_ran(
         lab_sandbox.start_script(lab_submission, "exercise_producer.py").finish(lab_timeout))
     return Evidence(run, read_topic(kafka_broker, "orders"))
@@ -108,7 +110,9 @@ def test_orders_of_one_customer_share_one_partition(ex1: Evidence) -> None:
               .items() if len(parts) > 1}
     assert ex1.records, f"the topic 'orders' is empty. {ex1.run.summary()}."
     assert not spread, "; ".join(
-        f"orders of {customer} landed in partitions {' and '.join(map(str, sorted(parts)))}"
+        f"orders of {customer} landed in partitions {' and '.join(map(str, sorted(parts)))} "
+        f"(keyed by {customer}, the default partitioner puts them all in partition "
+        f"{predict_partition(customer.encode(), ORDERS_PARTITIONS)})"
         for customer, parts in sorted(spread.items())
     ) + ": key each order by its customer id, and let the default partitioner choose"
 

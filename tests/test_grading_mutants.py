@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,29 +85,28 @@ def grade(submission: Path, bootstrap: str, report: Path, *args: str) -> dict[st
 
 
 @pytest.fixture(scope="session")
-def graded_rounds(
+def grade_round(
     kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
-) -> dict[int, dict[str, Any]]:
-    """Grades of each round, made on first use."""
-    return {}
+) -> Callable[[int], dict[str, Any]]:
+    """``grade_round(i)``: the grade of round ``i``, graded once on first use."""
+    grades: dict[int, dict[str, Any]] = {}
 
+    def grade_of(index: int) -> dict[str, Any]:
+        if index not in grades:
+            folder = tmp_path_factory.mktemp(f"round-{index}")
+            submission = mutated_submission(folder / "submission", ROUNDS[index])
+            grades[index] = grade(submission, kafka_broker.bootstrap_servers,
+                                  folder / "grade.json")
+        return grades[index]
 
-def grade_of_round(index: int, cache: dict[int, dict[str, Any]], bootstrap: str,
-                   tmp: pytest.TempPathFactory) -> dict[str, Any]:
-    if index not in cache:
-        folder = tmp.mktemp(f"round-{index}")
-        submission = mutated_submission(folder / "submission", ROUNDS[index])
-        cache[index] = grade(submission, bootstrap, folder / "grade.json")
-    return cache[index]
+    return grade_of
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[mutant.id for mutant in MUTANTS])
 def test_mutant_is_caught_by_its_check(
-    mutant: Mutant, graded_rounds: dict[int, dict[str, Any]], kafka_broker: KafkaBroker,
-    tmp_path_factory: pytest.TempPathFactory,
+    mutant: Mutant, grade_round: Callable[[int], dict[str, Any]]
 ) -> None:
-    report = grade_of_round(ROUND_OF[mutant.id], graded_rounds, kafka_broker.bootstrap_servers,
-                            tmp_path_factory)
+    report = grade_round(ROUND_OF[mutant.id])
     exercise = report["exercises"][mutant.exercise]
     checks = {check["name"]: check for check in exercise["checks"]}
     assert mutant.check in checks, f"no check {mutant.check!r}; checks: {sorted(checks)}"

@@ -1,0 +1,37 @@
+"""Options of the benchmark suite (``pytest benchmarks/``)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kafka-lab-benchmarks")
+    group.addoption("--bench-messages", type=int, default=20_000,
+                    help="messages per round of a producer case (default 20000)")
+    group.addoption("--bench-message-size", type=int, default=100,
+                    help="bytes per message (default 100)")
+    group.addoption("--bench-linger-ms", type=int, default=5,
+                    help="linger.ms of every producer, Python and Java (default 5)")
+    group.addoption("--bench-ratio-messages", type=int, default=300_000,
+                    help="messages of the Python-versus-Java comparison (default 300000)")
+
+
+@pytest.fixture(scope="session")
+def bench_messages(pytestconfig: pytest.Config) -> int:
+    return int(pytestconfig.getoption("bench_messages"))
+
+
+@pytest.fixture(scope="session")
+def bench_message_size(pytestconfig: pytest.Config) -> int:
+    return int(pytestconfig.getoption("bench_message_size"))
+
+
+@pytest.fixture(scope="session")
+def bench_linger_ms(pytestconfig: pytest.Config) -> int:
+    return int(pytestconfig.getoption("bench_linger_ms"))
+
+
+@pytest.fixture(scope="session")
+def bench_ratio_messages(pytestconfig: pytest.Config) -> int:
+    return int(pytestconfig.getoption("bench_ratio_messages"))
