@@ -11,21 +11,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from pytest_kafka_lab import detached
 from pytest_kafka_lab.backends.local import LocalBroker
 from pytest_kafka_lab.config import LabConfig, build_config
 from pytest_kafka_lab.distribution import KAFKA_VERSION, resolve_distribution
 from pytest_kafka_lab.exceptions import KafkaLabError
-from pytest_kafka_lab.processes import kill_group
 from pytest_kafka_lab.progress import status
-from pytest_kafka_lab.readiness import answers_metadata
 from pytest_kafka_lab.tools import TOOL_CLASSES, tool_command
 
 
@@ -36,10 +32,6 @@ def lab_config(args: argparse.Namespace) -> LabConfig:
         "port": str(getattr(args, "port", 0)),
         "heap": getattr(args, "heap", None),
     })
-
-
-def state_file(config: LabConfig, port: int) -> Path:
-    return config.cache_dir / f"up-{port}.json"
 
 
 def progress(first: str) -> Any:
@@ -55,10 +47,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"Kafka {broker.kafka_version} is up at localhost:{broker.port} "
           f"(ready in {broker.startup_seconds:.1f}s); log: {broker.log_path}")
     if args.detach:
-        state_file(config, broker.port).write_text(json.dumps({
-            "pid": broker.pid, "port": broker.port, "data_dir": str(broker.data_dir),
-            "version": broker.kafka_version}))
-        broker.detach()
+        detached.record(broker, config)
         print(f"Detached. `kafka-lab status --port {broker.port}` looks at it, "
               f"`kafka-lab down --port {broker.port}` stops it.")
         return 0
@@ -76,48 +65,22 @@ def cmd_up(args: argparse.Namespace) -> int:
         broker.stop()
 
 
-def read_state(args: argparse.Namespace) -> tuple[LabConfig, dict[str, Any] | None]:
-    config = lab_config(args)
-    path = state_file(config, args.port)
-    return config, json.loads(path.read_text()) if path.exists() else None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def cmd_status(args: argparse.Namespace) -> int:
-    _config, state = read_state(args)
+    state = detached.load(lab_config(args).cache_dir, args.port)
     if state is None:
         print(f"No detached broker of kafka-lab on port {args.port}.")
         return 1
-    alive = pid_alive(state["pid"])
-    answers = alive and answers_metadata({"bootstrap.servers": f"127.0.0.1:{state['port']}"}, 3)
-    print(f"Kafka {state['version']} at localhost:{state['port']}, pid {state['pid']}: "
-          + ("up, answering" if answers else "running, not answering" if alive else "gone"))
+    answers = state.answers()
+    print(f"Kafka {state.version} at localhost:{state.port}, pid {state.pid}: "
+          + ("up, answering" if answers else "running, not answering" if state.alive()
+             else "gone"))
     return 0 if answers else 1
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    config, state = read_state(args)
-    if state is None:
+    if not detached.stop(lab_config(args).cache_dir, args.port):
         print(f"No detached broker of kafka-lab on port {args.port}.")
         return 1
-    pid = state["pid"]
-    kill_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if pid_alive(pid):
-        kill_group(pid, signal.SIGKILL)
-    import shutil
-
-    shutil.rmtree(state["data_dir"], ignore_errors=True)
-    state_file(config, args.port).unlink()
     print(f"Stopped the broker on port {args.port}.")
     return 0
 

@@ -56,6 +56,8 @@ OPTIONS: tuple[Option, ...] = (
            f"{KAFKA_VERSION})", f"apache/kafka:{KAFKA_VERSION}"),
     Option("broker_properties", "extra broker settings as KEY=VALUE, one per line "
            "(repeat the option on the command line)", kind="linelist"),
+    Option("reuse", "keep the local broker running after the run and reuse it in the next "
+           "one (stop it with `kafka-lab down --port PORT`)", kind="bool"),
 )
 
 
@@ -73,6 +75,7 @@ class LabConfig:
     heap: str = "512m"
     image: str = f"apache/kafka:{KAFKA_VERSION}"
     broker_properties: tuple[tuple[str, str], ...] = ()
+    reuse: bool = False
 
     def replace(self, **changes: Any) -> LabConfig:
         """A copy with ``changes`` applied, as a factory argument overrides a setting."""
@@ -85,6 +88,8 @@ def add_options(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         if option.kind == "linelist":
             group.addoption(option.flag, action="append", dest=option.ini, help=option.help)
+        elif option.kind == "bool":
+            group.addoption(option.flag, action="store_true", dest=option.ini, help=option.help)
         else:
             group.addoption(option.flag, action="store", dest=option.ini, help=option.help)
         parser.addini(option.ini, option.help, type=option.kind, default=option.default)
@@ -135,6 +140,7 @@ def build_config(values: dict[str, Any], rootdir: Path | None = None) -> LabConf
         heap=values.get("heap") or "512m",
         image=values.get("image") or f"apache/kafka:{KAFKA_VERSION}",
         broker_properties=key_values(values.get("broker_properties") or []),
+        reuse=str(values.get("reuse") or "").lower() in ("true", "1", "yes"),
     )
 
 

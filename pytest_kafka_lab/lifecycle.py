@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 
+from pytest_kafka_lab import detached
 from pytest_kafka_lab.backends import KafkaBroker, broker_for
 from pytest_kafka_lab.backends.external import ExternalCluster
+from pytest_kafka_lab.backends.local import LocalBroker
 from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.distribution import KAFKA_VERSION
 from pytest_kafka_lab.exceptions import BrokerStartError
 from pytest_kafka_lab.progress import status
 
@@ -41,7 +44,7 @@ class BrokerHolder:
         if self.error is not None:
             raise self.error
         if self.broker is None:
-            shared = self.from_xdist_controller()
+            shared = self.from_xdist_controller() or self.reusable()
             candidate = shared or broker_for(
                 self.lab_config, functools.partial(status, self.pytest_config)
             )
@@ -50,6 +53,9 @@ class BrokerHolder:
             except Exception as error:
                 self.error = error
                 raise
+            if isinstance(self.broker, LocalBroker) and self.lab_config.reuse:
+                # Recorded at once, so that even a killed run leaves it findable.
+                detached.record(self.broker, self.lab_config)
         return self.broker
 
     def from_xdist_controller(self) -> KafkaBroker | None:
@@ -64,6 +70,18 @@ class BrokerHolder:
         shared.backend = f"{self.lab_config.backend}, shared by the xdist controller"
         return shared
 
+    def reusable(self) -> KafkaBroker | None:
+        """With ``--kafka-reuse``: a broker an earlier run left running, if one answers."""
+        if not (self.lab_config.reuse and self.lab_config.backend == "local"):
+            return None
+        found = detached.find_reusable(self.lab_config, KAFKA_VERSION)
+        if found is None:
+            return None
+        reused = ExternalCluster(self.lab_config.replace(bootstrap=found.bootstrap_servers),
+                                 found.version)
+        reused.backend = f"local, reused (pid {found.pid}; `kafka-lab down --port {found.port}`)"
+        return reused
+
     def worker_input(self) -> dict[str, str]:
         """What an xdist worker needs to use this (the controller's) broker."""
         broker = self.get()
@@ -71,6 +89,8 @@ class BrokerHolder:
                                       broker.describe()), strict=True))
 
     def close(self) -> None:
+        if isinstance(self.broker, LocalBroker) and self.lab_config.reuse:
+            self.broker = None  # kept for the next run; `kafka-lab down` stops it
         if self.broker is not None:
             try:
                 self.broker.__exit__(None, None, None)

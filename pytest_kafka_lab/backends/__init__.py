@@ -6,6 +6,7 @@ that is ready (it answered a metadata request) once entered and cleaned up once 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Protocol, Self, runtime_checkable
 
 from pytest_kafka_lab.config import LabConfig
@@ -62,4 +63,8 @@ def broker_for(config: LabConfig, progress: Any = None) -> KafkaBroker:
         return ContainerBroker(config)
     from pytest_kafka_lab.backends.local import LocalBroker
 
+    if config.reuse:
+        # A broker meant to outlive this run: its own data folder, not tied to pytest.
+        data_dir = config.cache_dir / f"reuse-{uuid.uuid4().hex[:8]}"
+        return LocalBroker(config, progress=progress, data_dir=data_dir, die_with_parent=False)
     return LocalBroker(config, progress=progress)

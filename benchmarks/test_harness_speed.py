@@ -1,0 +1,142 @@
+"""The harness's own speed: broker start (warm cache), topic create and delete, a new
+group's first assignment, a cooperative rebalance when a second member joins, grading one
+full submission, and the whole ``pytest scenarios/`` run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+
+from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.backends.local import LocalBroker
+from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.naming import unique_name
+from pytest_kafka_lab.topics import TopicFactory, create_topic, delete_topics
+from pytest_kafka_lab.waiting import wait_for
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_broker_start_warm_cache(benchmark: Any, kafka_lab_config: LabConfig) -> None:
+    benchmark.group = "harness"
+    brokers: list[LocalBroker] = []
+
+    def start() -> None:
+        brokers.append(LocalBroker(kafka_lab_config).start())
+
+    def stop_previous() -> None:
+        for broker in brokers:
+            broker.stop()
+
+    try:
+        benchmark.pedantic(start, setup=stop_previous, rounds=3, warmup_rounds=1,
+                           iterations=1)
+    finally:
+        for broker in brokers:
+            broker.stop()
+
+
+def test_topic_create_and_delete(benchmark: Any, kafka_admin: AdminClient) -> None:
+    benchmark.group = "harness"
+
+    def create_and_delete() -> None:
+        topic = unique_name("bench")
+        create_topic(kafka_admin, topic, partitions=3)
+        delete_topics(kafka_admin, [topic])
+
+    benchmark.pedantic(create_and_delete, rounds=10, warmup_rounds=1, iterations=1)
+
+
+class Member:
+    """An in-process consumer whose owned partitions follow its callbacks."""
+
+    def __init__(self, broker: KafkaBroker, group: str, topic: str) -> None:
+        self.group = group
+        self.owned: set[int] = set()
+        self.consumer = Consumer(broker.client_config(**{
+            "group.id": group, "partition.assignment.strategy": "cooperative-sticky",
+            "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}))
+        self.consumer.subscribe(
+            [topic],
+            on_assign=lambda _c, parts: self.owned.update(p.partition for p in parts),
+            on_revoke=lambda _c, parts: self.owned.difference_update(p.partition for p in parts))
+
+    def poll(self) -> None:
+        self.consumer.poll(0.01)
+
+
+def settle(members: list[Member], shares: list[int]) -> None:
+    def settled() -> bool:
+        for member in members:
+            member.poll()
+        return sorted(len(member.owned) for member in members) == shares
+
+    wait_for(settled, 30, f"shares {shares}", lambda: [sorted(m.owned) for m in members])
+
+
+def test_new_group_first_assignment(benchmark: Any, kafka_broker: KafkaBroker,
+                                    kafka_topic_factory: TopicFactory) -> None:
+    benchmark.group = "harness"
+    topic = kafka_topic_factory(partitions=6)
+    members: list[Member] = []
+
+    def join() -> None:
+        members.append(Member(kafka_broker, unique_name("bench"), topic))
+        settle(members[-1:], [6])
+
+    try:
+        benchmark.pedantic(join, rounds=5, warmup_rounds=1, iterations=1)
+    finally:
+        for member in members:
+            member.consumer.close()
+
+
+def test_cooperative_rebalance_second_member(benchmark: Any, kafka_broker: KafkaBroker,
+                                             kafka_topic_factory: TopicFactory) -> None:
+    benchmark.group = "harness"
+    topic = kafka_topic_factory(partitions=6)
+    members: list[Member] = []
+
+    def setup() -> None:
+        for member in members:
+            member.consumer.close()
+        members.clear()
+        members.append(Member(kafka_broker, unique_name("bench"), topic))
+        settle(members, [6])
+
+    def second_joins() -> None:
+        members.append(Member(kafka_broker, members[0].group, topic))
+        settle(members, [3, 3])
+
+    try:
+        benchmark.pedantic(second_joins, setup=setup, rounds=3, iterations=1)
+    finally:
+        for member in members:
+            member.consumer.close()
+
+
+def run_pytest(*args: str) -> float:
+    started = time.perf_counter()
+    finished = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stdout[-3000:]
+    return time.perf_counter() - started
+
+
+def test_grading_one_full_submission(benchmark: Any, kafka_broker: KafkaBroker) -> None:
+    """The reference solutions graded against the running broker (no broker start)."""
+    benchmark.group = "grading"
+    benchmark.pedantic(run_pytest, args=("scenarios", "--kafka-bootstrap",
+                                         kafka_broker.bootstrap_servers), rounds=1, iterations=1)
+
+
+def test_whole_scenario_suite(benchmark: Any) -> None:
+    """``pytest scenarios/`` as a student runs it: its own broker, every exercise."""
+    benchmark.group = "grading"
+    benchmark.pedantic(run_pytest, args=("scenarios",), rounds=1, iterations=1)
