@@ -3,6 +3,7 @@ environment with nothing secret, a deadline, and nothing left running afterwards
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from pytest_kafka_lab.processes import die_with_parent, kill_group
 from pytest_kafka_lab.waiting import wait_for
 
 SHIM = Path(__file__).parent / "shim"
+RUN_MARKER = "KAFKA_LAB_RUN"
 OUTPUT_LIMIT = 256 * 1024  # a submission that floods its output is read this far
 
 
@@ -68,6 +71,7 @@ class SubmissionProcess:
 
     process: subprocess.Popen[bytes]
     workdir: Path
+    marker: str
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
 
@@ -102,9 +106,11 @@ class SubmissionProcess:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-        # Whatever the submission started (a second script, a stray child) goes too.
+        # Whatever the submission started goes too: its process group, and any process
+        # that left the group (setsid, a daemon) but still carries the run's marker.
         kill_group(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        kill_marked(self.marker)
         return Run(
             exit_code=None if timed_out else self.process.returncode,
             timed_out=timed_out,
@@ -114,6 +120,21 @@ class SubmissionProcess:
             seconds=time.monotonic() - self.started,
             interrupted=self.interrupted,
         )
+
+
+def kill_marked(marker: str) -> None:
+    """SIGKILL every process whose environment carries ``RUN_MARKER=marker``."""
+    needle = f"{RUN_MARKER}={marker}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if needle in environment:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def read_head(path: Path) -> str:
@@ -137,9 +158,10 @@ class Sandbox:
         docker.chmod(0o755)
         self.runs = 0
 
-    def environment(self, workdir: Path) -> dict[str, str]:
+    def environment(self, workdir: Path, marker: str) -> dict[str, str]:
         """Only what a submission needs: no tokens, keys or CI secrets of the grader."""
         return {
+            RUN_MARKER: marker,
             "PATH": os.pathsep.join([str(self.bin), str(Path(sys.executable).parent),
                                      "/usr/local/bin", "/usr/bin", "/bin"]),
             "HOME": str(workdir),
@@ -161,12 +183,13 @@ class Sandbox:
         shutil.copytree(submission, workdir / "submission",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         (workdir / "events.jsonl").touch()
+        marker = uuid.uuid4().hex
         with (workdir / "stdout.txt").open("wb") as out, (workdir / "stderr.txt").open("wb") as err:
             process = subprocess.Popen(
-                command, cwd=workdir / "submission", env=self.environment(workdir),
+                command, cwd=workdir / "submission", env=self.environment(workdir, marker),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=die_with_parent,
             )
-        return SubmissionProcess(process, workdir)
+        return SubmissionProcess(process, workdir, marker)
 
     def start_script(self, submission: Path, filename: str, *args: str) -> SubmissionProcess:
         """``python FILE``, as a student runs it."""

@@ -1,0 +1,189 @@
+"""The sandbox that runs untrusted submissions: redirected to the lab broker, observed,
+bounded in time and output, stripped of secrets, and leaving nothing behind."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.grading.plugin import SubmissionError, require_ran
+from pytest_kafka_lab.grading.sandbox import OUTPUT_LIMIT, Sandbox
+from pytest_kafka_lab.readers import read_topic
+from pytest_kafka_lab.topics import partitions_with_leaders
+from pytest_kafka_lab.waiting import wait_for
+
+
+def submission(tmp_path: Path, name: str, source: str) -> Path:
+    folder = tmp_path / "submission"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(textwrap.dedent(source))
+    return folder
+
+
+def test_hard_coded_localhost_9092_reaches_the_lab_broker(
+    lab_sandbox: Sandbox, kafka_broker: KafkaBroker, kafka_topic: str, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "send.py", f"""
+        from confluent_kafka import Producer
+        producer = Producer({{"bootstrap.servers": "localhost:9092", "acks": "all"}})
+        producer.produce("{kafka_topic}", key=b"k", value=b"hello")
+        producer.flush(10)
+    """)
+    run = lab_sandbox.start_script(folder, "send.py").finish(30)
+    assert run.exit_code == 0, run.stderr
+    [record] = read_topic(kafka_broker, kafka_topic)
+    assert (record.key, record.value) == (b"k", b"hello")
+    [config] = run.client_configs("producer")
+    assert config["bootstrap.servers"] == "localhost:9092"  # what the student wrote
+    assert config["acks"] == "all"
+    assert [event["topic"] for event in run.of("produce")] == [kafka_topic]
+
+
+def test_docker_exec_runs_the_real_kafka_tool_against_the_lab_broker(
+    lab_sandbox: Sandbox, kafka_admin: AdminClient, kafka_unique_name: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    topic = kafka_unique_name()
+    folder = submission(tmp_path, "setup.py", f"""
+        import subprocess
+        result = subprocess.run(
+            ["docker", "exec", "-it", "kafka", "kafka-topics", "--create", "--if-not-exists",
+             "--topic", "{topic}", "--bootstrap-server", "localhost:9092",
+             "--partitions", "3", "--replication-factor", "1"],
+            capture_output=True, text=True)
+        raise SystemExit(result.returncode)
+    """)
+    run = lab_sandbox.start_script(folder, "setup.py").finish(60)
+    try:
+        assert run.exit_code == 0, run.stderr
+        assert partitions_with_leaders(kafka_admin, topic) == 3
+        assert run.of("docker")[0]["argv"][:3] == ["exec", "-it", "kafka"]
+    finally:
+        kafka_admin.delete_topics([topic])
+
+
+def test_docker_stand_in_refuses_other_containers(lab_sandbox: Sandbox, tmp_path: Path) -> None:
+    folder = submission(tmp_path, "other.py", """
+        import subprocess, sys
+        result = subprocess.run(["docker", "exec", "zookeeper", "kafka-topics", "--list"],
+                                capture_output=True, text=True)
+        sys.stderr.write(result.stderr)
+        raise SystemExit(result.returncode)
+    """)
+    run = lab_sandbox.start_script(folder, "other.py").finish(30)
+    assert run.exit_code == 1
+    assert "No such container: zookeeper" in run.stderr
+
+
+def test_an_endless_loop_is_stopped_at_its_deadline(lab_sandbox: Sandbox, tmp_path: Path) -> None:
+    folder = submission(tmp_path, "loop.py", "while True:\n    pass\n")
+    run = lab_sandbox.start_script(folder, "loop.py").finish(1.5)
+    assert run.timed_out
+    assert run.exit_code is None
+    assert "did not finish within" in run.summary()
+
+
+def test_the_environment_holds_no_secret_of_the_grader(
+    lab_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "also-secret")
+    folder = submission(tmp_path, "env.py", """
+        import os
+        for name, value in sorted(os.environ.items()):
+            print(f"{name}={value}")
+    """)
+    run = lab_sandbox.start_script(folder, "env.py").finish(30)
+    assert "secret" not in run.stdout
+    names = {line.split("=", 1)[0] for line in run.stdout.splitlines()}
+    assert "GITHUB_TOKEN" not in names
+    assert "AWS_SECRET_ACCESS_KEY" not in names
+    assert names >= {"PATH", "HOME"}
+
+
+def test_a_child_that_leaves_the_process_group_is_still_killed(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "daemon.py", """
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                                 start_new_session=True)
+        print(child.pid, flush=True)
+    """)
+    run = lab_sandbox.start_script(folder, "daemon.py").finish(30)
+    pid = int(run.stdout.split()[0])
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+    wait_for(gone, 10, f"the escaped child {pid} to be killed")
+
+
+def test_a_flood_of_output_is_cut_and_does_not_hang(lab_sandbox: Sandbox, tmp_path: Path) -> None:
+    folder = submission(tmp_path, "flood.py", """
+        import sys
+        line = "x" * 1023 + "\\n"
+        for _ in range(50_000):
+            sys.stdout.write(line)
+    """)
+    run = lab_sandbox.start_script(folder, "flood.py").finish(60)
+    assert run.exit_code == 0
+    assert len(run.stdout) == OUTPUT_LIMIT
+
+
+def test_the_submission_folder_itself_is_never_changed(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "writer.py", """
+        from pathlib import Path
+        Path("grade.json").write_text('{"exercises": {"ex1": {"status": "passed"}}}')
+        Path("writer.py").write_text("# overwritten")
+    """)
+    original = (folder / "writer.py").read_text()
+    run = lab_sandbox.start_script(folder, "writer.py").finish(30)
+    assert run.exit_code == 0
+    assert sorted(path.name for path in folder.iterdir()) == ["writer.py"]
+    assert (folder / "writer.py").read_text() == original
+
+
+def test_a_submission_that_cannot_be_imported_is_an_error_not_a_failure(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "broken.py", "def main(:\n    pass\n")
+    run = lab_sandbox.start_call(folder, "broken.py").finish(30)
+    with pytest.raises(SubmissionError, match="could not be imported"):
+        require_ran(run)
+
+
+def test_wrapped_functions_report_calls_and_injected_failures(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "work.py", """
+        def process_order(order):
+            return order["order_id"]
+
+        def main():
+            done = []
+            for order_id in ("A", "B", "A"):
+                try:
+                    done.append(process_order({"order_id": order_id}))
+                except RuntimeError:
+                    done.append("failed")
+            return done
+    """)
+    run = lab_sandbox.start_call(
+        folder, "work.py", wrap={"process_order": {"key": "order_id", "fail": {"A": 1}}}
+    ).finish(30)
+    assert run.of("returned")[0]["result"] == ["failed", "B", "A"]
+    outcomes = [(call["ident"], call["outcome"]) for call in run.of("call")]
+    assert outcomes == [("A", "injected-failure"), ("B", "returned"), ("A", "returned")]
