@@ -1,0 +1,226 @@
+"""The no-orphan promise: whatever happens to a run, its broker JVM does not outlive it.
+
+Each test runs a user's pytest in a subprocess (``tests/examples/processes``): the inner
+test records the JVM its pytest started, and this run checks from outside, with psutil,
+that the JVM (the very process: pid reuse is detected) is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from pytest_kafka_lab.waiting import wait_for
+
+INNER_TIMEOUT = 180
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+class InnerRun:
+    """A user's ``pytest`` in its own session (as a terminal's foreground job would be)."""
+
+    def __init__(self, folder: Path, *args: str) -> None:
+        self.folder = folder
+        self.output = folder / "inner-output.txt"
+        with self.output.open("w") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", *args],
+                cwd=folder, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def text(self) -> str:
+        return self.output.read_text()
+
+    def wait_until(self, check: Callable[[], object], awaited: str) -> None:
+        """Wait for ``check()`` while the run is alive; a run that ended fails at once."""
+
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the inner run ended while waiting for {awaited}:\n"
+                                     f"{self.text()}")
+            return bool(check())
+
+        wait_for(ready, INNER_TIMEOUT, awaited, lambda: self.text()[-2000:])
+
+    def finish(self, timeout: float = 60) -> int:
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def processes_example(lab_pytester: pytest.Pytester) -> Path:
+    lab_pytester.copy_example("processes")
+    lab_pytester.copy_example("test_needs_broker.py")
+    return lab_pytester.path
+
+
+@pytest.fixture
+def inner_runs(jvms: Any) -> Iterator[list[InnerRun]]:
+    """Inner runs started by a test, killed with their JVMs if the test left them."""
+    runs: list[InnerRun] = []
+    yield runs
+    for run in runs:
+        leftovers = jvms.under(run.process.pid)
+        run.kill()
+        for jvm in leftovers:
+            with contextlib.suppress(psutil.Error):
+                jvm.kill()
+
+
+def the_jvm_of(run: InnerRun, jvms: Any) -> psutil.Process:
+    """The broker JVM under the inner pytest, found by its parent chain and checked
+    against what the inner test recorded."""
+    found = jvms.under(run.process.pid)
+    assert len(found) == 1, f"expected one Kafka JVM under the inner pytest, found {found}"
+    recorded = jvms.recorded(run.folder / "jvm.txt")
+    assert recorded is not None
+    assert recorded.pid == found[0].pid
+    return found[0]
+
+
+def port_answers(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as probe:
+        return probe.connect_ex((host, int(port))) == 0
+
+
+# --- the run ends badly ---------------------------------------------------------------------
+
+
+def test_a_killed_pytest_leaves_no_broker_jvm(
+    processes_example: Path, inner_runs: list[InnerRun], jvms: Any
+) -> None:
+    run = InnerRun(processes_example, "test_blocks.py")
+    inner_runs.append(run)
+    run.wait_until((processes_example / "started.txt").exists, "the broker to answer")
+    jvm = the_jvm_of(run, jvms)
+    bootstrap = (processes_example / "started.txt").read_text()
+    assert port_answers(bootstrap)
+    os.kill(run.process.pid, signal.SIGKILL)
+    run.process.wait(30)
+    jvms.wait_gone([jvm])
+    wait_for(lambda: not port_answers(bootstrap), 10, f"nothing to listen on {bootstrap}")
+
+
+def test_ctrl_c_during_a_test_stops_the_broker_and_its_data(
+    processes_example: Path, inner_runs: list[InnerRun], jvms: Any,
+    data_dirs_left: Callable[[], list[str]],
+) -> None:
+    run = InnerRun(processes_example, "test_blocks.py")
+    inner_runs.append(run)
+    run.wait_until((processes_example / "started.txt").exists, "the broker to answer")
+    jvm = the_jvm_of(run, jvms)
+    os.killpg(run.process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    assert run.finish() == pytest.ExitCode.INTERRUPTED, run.text()
+    assert "KeyboardInterrupt" in run.text()
+    jvms.wait_gone([jvm])
+    assert data_dirs_left() == []
+
+
+def test_ctrl_c_while_the_broker_starts_leaves_no_jvm_and_no_data(
+    processes_example: Path, inner_runs: list[InnerRun], jvms: Any,
+    data_dirs_left: Callable[[], list[str]],
+) -> None:
+    run = InnerRun(processes_example, "test_blocks.py")
+    inner_runs.append(run)
+    found: list[psutil.Process] = []
+    run.wait_until(lambda: found.extend(jvms.under(run.process.pid)) or found,
+                   "the broker JVM to be launched")
+    assert not (processes_example / "started.txt").exists(), "the broker was up already"
+    os.killpg(run.process.pid, signal.SIGINT)
+    assert run.finish() == pytest.ExitCode.INTERRUPTED, run.text()
+    jvms.wait_gone(found)
+    assert data_dirs_left() == [], (
+        "an interrupted start must still remove the broker's data folder")
+
+
+def test_a_failing_test_still_stops_the_broker(
+    processes_example: Path, lab_pytester: pytest.Pytester, jvms: Any,
+    data_dirs_left: Callable[[], list[str]],
+) -> None:
+    result = lab_pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_fails.py",
+                                               timeout=INNER_TIMEOUT)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*deliberately failing with the broker up*"])
+    # The run is over: its JVM must already be gone, not merely going.
+    jvm = jvms.recorded(processes_example / "jvm.txt")
+    assert jvm is None or not jvms.alive(jvm), f"the broker JVM {jvm.pid} outlived its run"
+    assert not port_answers((processes_example / "started.txt").read_text())
+    assert data_dirs_left() == []
+
+
+# --- the broker cannot start ----------------------------------------------------------------
+
+
+def start_failure(lab_pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    result = lab_pytester.runpytest_subprocess("-p", "no:cacheprovider", *args,
+                                               "test_needs_broker.py", timeout=INNER_TIMEOUT)
+    result.assert_outcomes(errors=1)
+    return result
+
+
+def test_a_broker_dying_while_it_starts_is_reported_with_its_log_tail(
+    processes_example: Path, lab_pytester: pytest.Pytester, data_dirs_left: Callable[[], list[str]]
+) -> None:
+    result = start_failure(lab_pytester, "--kafka-broker-properties",
+                           "authorizer.class.name=no.such.Authorizer")
+    text = result.stdout.str()
+    problems = []
+    if "the Kafka broker exited while starting" not in text:
+        problems.append("the error does not say the broker exited while starting")
+    if "no.such.Authorizer" not in text:
+        problems.append("the error's log tail does not show why (no.such.Authorizer)")
+    if data_dirs_left():
+        problems.append(f"data folders left behind: {data_dirs_left()}")
+    assert not problems, "\n".join(problems) + f"\n--- inner output ---\n{text}"
+
+
+def test_a_setting_the_storage_tool_rejects_is_reported_with_its_output(
+    processes_example: Path, lab_pytester: pytest.Pytester, data_dirs_left: Callable[[], list[str]]
+) -> None:
+    result = start_failure(lab_pytester, "--kafka-broker-properties", "process.roles=nonsense")
+    text = result.stdout.str()
+    problems = []
+    if "formatting the broker's storage" not in text:
+        problems.append("the error does not say formatting the storage failed")
+    if "nonsense" not in text:
+        problems.append("the error does not show the rejected value")
+    if data_dirs_left():
+        problems.append(f"data folders left behind: {data_dirs_left()}")
+    assert not problems, "\n".join(problems) + f"\n--- inner output ---\n{text}"
+
+
+def test_a_port_already_in_use_is_reported_with_what_to_do(
+    processes_example: Path, lab_pytester: pytest.Pytester, data_dirs_left: Callable[[], list[str]]
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = start_failure(lab_pytester, "--kafka-port", str(port))
+    text = result.stdout.str()
+    problems = []
+    if f"port {port} on 127.0.0.1 is already in use" not in text:
+        problems.append(f"the error does not say port {port} is already in use")
+    if f"sport = :{port}'" not in text:
+        problems.append(f"the `ss` hint does not name port {port}")
+    if "--kafka-port" not in text:
+        problems.append("the error does not offer --kafka-port")
+    if data_dirs_left():
+        problems.append(f"data folders left behind: {data_dirs_left()}")
+    assert not problems, "\n".join(problems) + f"\n--- inner output ---\n{text}"
