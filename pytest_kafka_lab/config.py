@@ -56,6 +56,8 @@ OPTIONS: tuple[Option, ...] = (
            f"{KAFKA_VERSION})", f"apache/kafka:{KAFKA_VERSION}"),
     Option("broker_properties", "extra broker settings as KEY=VALUE, one per line "
            "(repeat the option on the command line)", kind="linelist"),
+    Option("brokers", "number of local KRaft nodes: 1, or a cluster of 3 or more "
+           "(replication 3, min.insync.replicas=2) (default: 1)", "1"),
     Option("reuse", "keep the local broker running after the run and reuse it in the next "
            "one (stop it with `kafka-lab down --port PORT`)", kind="bool"),
 )
@@ -76,6 +78,7 @@ class LabConfig:
     image: str = f"apache/kafka:{KAFKA_VERSION}"
     broker_properties: tuple[tuple[str, str], ...] = ()
     reuse: bool = False
+    brokers: int = 1
 
     def replace(self, **changes: Any) -> LabConfig:
         """A copy with ``changes`` applied, as a factory argument overrides a setting."""
@@ -141,6 +144,7 @@ def build_config(values: dict[str, Any], rootdir: Path | None = None) -> LabConf
         image=values.get("image") or f"apache/kafka:{KAFKA_VERSION}",
         broker_properties=key_values(values.get("broker_properties") or []),
         reuse=str(values.get("reuse") or "").lower() in ("true", "1", "yes"),
+        brokers=broker_count(values.get("brokers") or "1"),
     )
 
 
@@ -192,6 +196,12 @@ def port_number(value: str) -> int:
         raise pytest.UsageError(
             f"--kafka-port={value!r}: expected a port 1-65535, or 0 for a free one"
         )
+    return int(value)
+
+
+def broker_count(value: str) -> int:
+    if not str(value).isdigit() or int(value) < 1:
+        raise pytest.UsageError(f"--kafka-brokers={value!r}: expected 1, or 3 or more")
     return int(value)
 
 

@@ -163,7 +163,9 @@ def cache_is_complete(target: Path) -> bool:
         return False
     try:
         jars = json.loads(manifest.read_text())["jars"]
-    except (ValueError, KeyError) as error:
+        if not isinstance(jars, dict):
+            raise TypeError(f"'jars' is a {type(jars).__name__}, not a mapping")
+    except (ValueError, KeyError, TypeError) as error:
         raise CorruptCacheError(
             f"{manifest} is unreadable ({error}). Delete {target} and run again; "
             "the jars will be fetched anew."

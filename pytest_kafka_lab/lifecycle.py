@@ -53,6 +53,9 @@ class BrokerHolder:
             except Exception as error:
                 self.error = error
                 raise
+            except BaseException:  # Ctrl-C while starting: undo, remember nothing
+                candidate.__exit__(None, None, None)
+                raise
             if isinstance(self.broker, LocalBroker) and self.lab_config.reuse:
                 # Recorded at once, so that even a killed run leaves it findable.
                 detached.record(self.broker, self.lab_config)

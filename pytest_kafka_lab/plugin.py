@@ -8,8 +8,9 @@ comes from), ``topics``, ``clients`` and ``groups`` (fixture families), ``reader
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab import topics
 from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.backends.cluster import LocalCluster
 from pytest_kafka_lab.backends.external import ExternalCluster
 from pytest_kafka_lab.clients import ClientFactory, RecordingProducer, client_factory_fixture
 from pytest_kafka_lab.config import LabConfig, add_options, get_config
@@ -24,6 +26,7 @@ from pytest_kafka_lab.distribution import KAFKA_VERSION, resolve_distribution
 from pytest_kafka_lab.groups import group_factory_fixture
 from pytest_kafka_lab.lifecycle import BrokerHolder
 from pytest_kafka_lab.naming import run_prefix, unique_name
+from pytest_kafka_lab.progress import status
 from pytest_kafka_lab.readiness import CLIENT_LOGGER
 from pytest_kafka_lab.tools import KafkaTools
 
@@ -67,7 +70,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lab = config.stash[HOLDER].lab_config
     where = {
-        "local": f"local KRaft node, jars cached in {lab.home or lab.cache_dir}",
+        "local": f"{lab.brokers} local KRaft node{'s' if lab.brokers > 1 else ''}, "
+                 f"jars cached in {lab.home or lab.cache_dir}",
         "container": f"container {lab.image}",
         "external": f"existing cluster at {lab.bootstrap}",
     }[lab.backend]
@@ -79,6 +83,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the broker before the first test when one needs it, so the start is reported
     once, up front, instead of inside a test's setup time."""
     holder = session.config.stash[HOLDER]
+    if session.config.option.collectonly:
+        return
     if any("kafka_broker" in getattr(item, "fixturenames", ()) for item in session.items):
         # A failed start is kept by the holder and raised by every use of the fixture.
         with contextlib.suppress(Exception):
@@ -118,6 +124,31 @@ def kafka_broker(pytestconfig: pytest.Config) -> KafkaBroker:
     """The session's broker: ``bootstrap_servers``, ``client_config(**overrides)``,
     ``kafka_version``. Started on first use, stopped when the run ends."""
     return pytestconfig.stash[HOLDER].get()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(pytestconfig: pytest.Config, kafka_lab_config: LabConfig
+                  ) -> Iterator[LocalCluster]:
+    """A local cluster of three KRaft nodes (replication 3, min.insync.replicas=2): the
+    session's broker under ``--kafka-brokers 3``, else one started for the tests that ask."""
+    holder = pytestconfig.stash[HOLDER]
+    if kafka_lab_config.brokers >= 3:
+        broker = holder.get()
+        assert isinstance(broker, LocalCluster)
+        yield broker
+        return
+    with LocalCluster(kafka_lab_config.replace(brokers=3), 3,
+                      functools.partial(status, pytestconfig)) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def kafka_faults(kafka_cluster: LocalCluster) -> Iterator[LocalCluster]:
+    """``kafka_cluster`` for a test that stops, kills, pauses or restarts its nodes
+    (``stop_node(id)``, ``kill_node``, ``pause_node``, ``resume_node``, ``restart_node``,
+    each waiting until the cluster noticed); every node is up again after the test."""
+    yield kafka_cluster
+    kafka_cluster.heal()
 
 
 @pytest.fixture(scope="session")

@@ -156,7 +156,7 @@ def describe_group(source: Source, group: str, timeout: float = 10.0) -> Consume
 
 
 def group_assignment(source: Source, group: str) -> dict[str, set[tuple[str, int]]]:
-    """``{member client id: {(topic, partition), ...}}`` as the broker assigned them."""
+    """``{member id: {(topic, partition), ...}}`` as the broker assigned them."""
     return {
         member.member_id: {(tp.topic, tp.partition) for tp in member.assignment.topic_partitions}
         for member in describe_group(source, group).members

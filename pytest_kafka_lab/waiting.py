@@ -21,7 +21,7 @@ def wait_for(
     awaited: str,
     seen: Callable[[], object] | None = None,
 ) -> T:
-    """Call ``check`` until it returns something other than None/False, and return that.
+    """Call ``check`` until it returns something truthy, and return that.
 
     ``awaited`` says what the caller waits for; ``seen`` describes the last observed state
     for the error raised when ``timeout`` seconds pass first.
@@ -29,7 +29,7 @@ def wait_for(
     deadline = time.monotonic() + timeout
     while True:
         result = check()
-        if result is not None and result is not False:
+        if result:
             return result
         if time.monotonic() >= deadline:
             observed = f"; last seen: {seen()}" if seen else ""

@@ -63,6 +63,10 @@ def broker_for(config: LabConfig, progress: Any = None) -> KafkaBroker:
         return ContainerBroker(config)
     from pytest_kafka_lab.backends.local import LocalBroker
 
+    if config.brokers > 1:
+        from pytest_kafka_lab.backends.cluster import LocalCluster
+
+        return LocalCluster(config, config.brokers, progress=progress)
     if config.reuse:
         # A broker meant to outlive this run: its own data folder, not tied to pytest.
         data_dir = config.cache_dir / f"reuse-{uuid.uuid4().hex[:8]}"

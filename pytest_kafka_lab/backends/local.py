@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -21,11 +22,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from filelock import FileLock
-from mirakuru import Executor
+from mirakuru import Executor, SimpleExecutor
 from mirakuru.base import ENV_UUID
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
 
@@ -83,9 +85,21 @@ def port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes in URL-safe base64, as kafka-storage makes them."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+# Formatted storage is made once and copied (see ``_formatted_template``); every node of
+# every lab cluster shares this id, so nodes formatted at different times agree.
+LAB_CLUSTER_ID = base64.urlsafe_b64encode(
+    uuid.uuid5(uuid.NAMESPACE_URL, "pytest-kafka-lab").bytes).decode().rstrip("=")
+
+
+@dataclass
+class Quorum:
+    """The controllers' ports, by node id: every node of a cluster names all voters."""
+
+    controller_ports: dict[int, int] = field(default_factory=dict)
+
+    def voters(self) -> str:
+        return ",".join(f"{node}@127.0.0.1:{port}"
+                        for node, port in sorted(self.controller_ports.items()))
 
 
 class BrokerProcess(Executor):
@@ -140,8 +154,14 @@ class LocalBroker:
         progress: StatusFactory | None = None,
         data_dir: Path | None = None,
         die_with_parent: bool = True,
+        node_id: int = 1,
+        quorum: Quorum | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.node_id = node_id
+        self.quorum = quorum or Quorum()
+        self.settings = {**TEST_BROKER_SETTINGS, **(settings or {})}
         self.progress = progress or _no_status
         self.keep_data = data_dir is not None
         self.data_dir = data_dir
@@ -149,7 +169,6 @@ class LocalBroker:
         self.distribution: Distribution | None = None
         self.kafka_version = "unknown"
         self.port = config.port
-        self.controller_port = 0
         self.startup_seconds = 0.0
         self.process: BrokerProcess | None = None
         self._log: IO[str] | None = None
@@ -189,16 +208,33 @@ class LocalBroker:
 
     def start(self) -> LocalBroker:
         """Fetch the jars if needed, format storage, start the JVM, wait for an answer."""
-        with self.progress("Preparing Kafka's jars") as report:
-            self.distribution = resolve_distribution(
-                self.config.cache_dir, self.config.home, report
-            )
-        self.kafka_version = self.distribution.version
+        self.resolve()
         started = time.monotonic()
-        with self.progress(f"Starting Kafka {self.kafka_version} (local KRaft node)"):
-            self._start_with_retries()
+        try:
+            with self.progress(f"Starting Kafka {self.kafka_version} (local KRaft node)"):
+                self._start_with_retries()
+        except BaseException:
+            # Ctrl-C or a failure half-way: no JVM, no data folder, no open log stays.
+            self.stop()
+            raise
         self.startup_seconds = time.monotonic() - started
         return self
+
+    def resolve(self) -> Distribution:
+        """The jars and Java this node runs (fetched on first use)."""
+        if self.distribution is None:
+            with self.progress("Preparing Kafka's jars") as report:
+                self.distribution = resolve_distribution(
+                    self.config.cache_dir, self.config.home, report)
+            self.kafka_version = self.distribution.version
+        return self.distribution
+
+    def launch(self) -> None:
+        """Start the JVM without waiting: a node of a cluster answers only once a majority
+        of its quorum runs, so the cluster starts every node and then waits."""
+        self._prepare_storage()
+        self._launch(wait=False)
+
 
     def _start_with_retries(self) -> None:
         attempts = 1 if self.config.port else 3
@@ -212,13 +248,15 @@ class LocalBroker:
                 if attempt == attempts or "Address already in use" not in self.log_tail(200):
                     raise
                 self.port = 0
+                self.quorum.controller_ports.pop(self.node_id, None)
 
     def _prepare_storage(self) -> None:
         if self.data_dir is None:
             self.data_dir = Path(tempfile.mkdtemp(prefix="kafka-lab-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or self.config.port or free_port()
-        self.controller_port = free_port()
+        # Kept across restarts: the other voters know the node by this port.
+        self.quorum.controller_ports.setdefault(self.node_id, free_port())
         properties = self.data_dir / "server.properties"
         properties.write_text(self.server_properties())
         logs = self.data_dir / "logs"
@@ -229,7 +267,9 @@ class LocalBroker:
         """Freshly formatted storage, made once per Kafka version and settings and copied
         for each start: formatting runs a JVM of its own and costs most of a second."""
         assert self.distribution is not None
-        key = hashlib.sha256(repr(sorted(self.config.broker_properties)).encode()).hexdigest()
+        identity = (self.node_id, sorted(self.settings.items()),
+                    sorted(self.config.broker_properties))
+        key = hashlib.sha256(repr(identity).encode()).hexdigest()
         cache = self.config.cache_dir / f"storage-{self.distribution.version}-{key[:12]}"
         if (cache / "meta.properties").exists():
             return cache
@@ -247,7 +287,7 @@ class LocalBroker:
             str(self.data_dir / "logs"), str(staging / "logs")))
         formatting = subprocess.run(
             self.distribution.command(
-                "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(properties),
+                "kafka.tools.StorageTool", "format", "-t", LAB_CLUSTER_ID, "-c", str(properties),
                 jvm_flags=("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"),
             ),
             capture_output=True, text=True, timeout=self.config.start_timeout, check=False,
@@ -263,18 +303,19 @@ class LocalBroker:
 
     def server_properties(self) -> str:
         assert self.data_dir is not None
+        controller_port = self.quorum.controller_ports[self.node_id]
         settings = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.quorum.voters(),
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
-                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                         f"CONTROLLER://127.0.0.1:{controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data_dir / "logs"),
-            **TEST_BROKER_SETTINGS,
+            **self.settings,
             **dict(self.config.broker_properties),
         }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
@@ -305,7 +346,7 @@ class LocalBroker:
             shutil.move(str(made), staged)
             staged.replace(self.class_archive)
 
-    def _launch(self) -> None:
+    def _launch(self, wait: bool = True) -> None:
         assert self.distribution is not None and self.data_dir is not None
         command = self.distribution.command(
             "kafka.Kafka", str(self.data_dir / "server.properties"),
@@ -316,24 +357,51 @@ class LocalBroker:
             command, self.port, self._log, self.config.start_timeout, tied=self.die_with_parent
         )
         try:
-            self.process.start()
+            if wait:
+                self.process.start()
+            else:
+                SimpleExecutor.start(self.process)
         except AlreadyRunning as error:
+            self.process = None
+            self.stop()
             raise BrokerStartError(
                 f"port {self.port} on 127.0.0.1 is already in use, so a new broker cannot "
                 "listen there. Stop what uses it (`kafka-lab down` if it is a broker of "
-                "ours; `ss -ltnp 'sport = :{self.port}'` shows the process) or choose "
+                f"ours; `ss -ltnp 'sport = :{self.port}'` shows the process) or choose "
                 "another port with --kafka-port (0 picks a free one)."
             ) from error
         except (ProcessExitedWithError, TimeoutExpired) as error:
+            tail, kept = self.log_tail(), self._keep_failed_log()
             self.stop()
             what = ("exited while starting" if isinstance(error, ProcessExitedWithError)
                     else f"did not answer within {self.config.start_timeout:g}s")
             raise BrokerStartError(
-                f"the Kafka broker {what}. Its log ({self.log_path}) ends with:\n"
-                f"{self.log_tail()}"
+                f"the Kafka broker {what}. Its log (kept as {kept}) ends with:\n{tail}"
             ) from error
 
-    def stop(self) -> None:
+    def _keep_failed_log(self) -> Path:
+        """Copy the log of a failed start out of the data folder, which goes."""
+        kept = self.config.cache_dir / "failed-start-broker.log"
+        with contextlib.suppress(OSError):
+            self.config.cache_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.log_path, kept)
+        return kept
+
+    def kill(self) -> None:
+        """SIGKILL the JVM, as a crash would; its data stays for a restart."""
+        if self.process is not None:
+            self.process.kill(sig=signal.SIGKILL)
+            self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def signal(self, number: int) -> None:
+        """Send ``number`` (SIGSTOP, SIGCONT, ...) to the JVM."""
+        if self.pid is not None:
+            os.kill(self.pid, number)
+
+    def stop(self, keep_data: bool = False) -> None:
         """Stop the broker cleanly; kill its process group if that takes too long."""
         clean = False
         if self.process is not None:
@@ -352,7 +420,7 @@ class LocalBroker:
                 self._keep_class_archive()
             except OSError as error:
                 LOG.warning("could not keep the broker's class archive: %s", error)
-        if self.data_dir is not None and not self.keep_data:
+        if self.data_dir is not None and not (self.keep_data or keep_data):
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def detach(self) -> None:

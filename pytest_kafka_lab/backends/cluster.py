@@ -1,0 +1,197 @@
+"""A local cluster of N KRaft nodes (each broker and controller), with faults on demand.
+
+Replication 3 and ``min.insync.replicas=2`` by default, as Kafka's own replication
+system test runs. Every fault waits until the cluster has noticed it: a stopped, killed
+or paused node has left the metadata the survivors serve; a restarted or resumed one is
+back in it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pytest_kafka_lab.backends.local import LocalBroker, Quorum, StatusFactory, free_port
+from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.exceptions import BrokerStartError
+from pytest_kafka_lab.readiness import QUIET_LOGGER, wait_until_ready
+from pytest_kafka_lab.waiting import wait_for
+
+
+def cluster_settings(brokers: int) -> dict[str, str]:
+    """Replicated internal and default topics, and failure detection in seconds."""
+    replicas = str(min(3, brokers))
+    in_sync = str(max(1, min(3, brokers) - 1))
+    return {
+        "default.replication.factor": replicas,
+        "min.insync.replicas": in_sync,
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": in_sync,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": in_sync,
+        # A dead or hung node is fenced, and dropped from every ISR, within seconds.
+        "broker.session.timeout.ms": "3000",
+        "broker.heartbeat.interval.ms": "500",
+        "replica.lag.time.max.ms": "3000",
+        "unclean.leader.election.enable": "false",
+    }
+
+
+class LocalCluster:
+    """N local KRaft nodes that form one cluster; ``nodes[i]`` is node id ``i + 1``."""
+
+    backend = "local cluster"
+
+    def __init__(self, config: LabConfig, brokers: int = 3,
+                 progress: StatusFactory | None = None) -> None:
+        if brokers < 1:
+            raise ValueError(f"a cluster needs at least one broker, not {brokers}")
+        self.config = config
+        self.root = Path(tempfile.mkdtemp(prefix="kafka-lab-cluster-"))
+        quorum = Quorum({node: free_port() for node in range(1, brokers + 1)})
+        self.nodes = [
+            LocalBroker(config.replace(port=free_port()), progress=progress,
+                        data_dir=self.root / f"node-{node}", node_id=node, quorum=quorum,
+                        settings=cluster_settings(brokers))
+            for node in range(1, brokers + 1)
+        ]
+        self.kafka_version = "unknown"
+        self.startup_seconds = 0.0
+        self.stopped: set[int] = set()
+        self.paused: set[int] = set()
+
+    # --- the broker interface ---------------------------------------------------------
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    def client_config(self, **overrides: Any) -> dict[str, Any]:
+        return {"bootstrap.servers": self.bootstrap_servers, **overrides}
+
+    def describe(self) -> str:
+        return (f"Kafka {self.kafka_version}, backend local cluster of {len(self.nodes)} "
+                f"KRaft nodes, bootstrap {self.bootstrap_servers}, "
+                f"ready in {self.startup_seconds:.1f}s")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(f"--- node {node.node_id} ---\n{node.log_tail(lines)}"
+                         for node in self.nodes)
+
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- life --------------------------------------------------------------------------
+
+    def start(self) -> LocalCluster:
+        distribution = self.nodes[0].resolve()
+        for node in self.nodes[1:]:
+            node.distribution = distribution
+            node.kafka_version = distribution.version
+        self.kafka_version = distribution.version
+        started = time.monotonic()
+        try:
+            for node in self.nodes:
+                node.launch()
+            wait_until_ready(self.client_config(), self.config.start_timeout,
+                             expected_brokers=len(self.nodes), still_alive=self._all_alive)
+        except Exception:
+            tails = self.log_tail(20)
+            self.stop()
+            raise BrokerStartError(f"the local cluster did not start; its logs end with:\n"
+                                   f"{tails}") from None
+        self.startup_seconds = time.monotonic() - started
+        return self
+
+    def _all_alive(self) -> None:
+        for node in self.nodes:
+            if node.pid is None or node.process is None or not node.process.running():
+                raise BrokerStartError(f"node {node.node_id} exited while starting")
+
+    def stop(self) -> None:
+        """Kill every node and remove their data. A clean stop one node at a time would
+        wait on a quorum that its own shutdown takes away; the data is discarded anyway."""
+        for node in self.nodes:
+            node.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- faults -------------------------------------------------------------------------
+
+    def node(self, node_id: int) -> LocalBroker:
+        return self.nodes[node_id - 1]
+
+    def live_brokers(self) -> set[int]:
+        """Broker ids in the metadata that a running, unpaused node serves."""
+        from confluent_kafka.admin import AdminClient
+
+        addresses = ",".join(node.bootstrap_servers for node in self.nodes
+                             if node.node_id not in self.stopped)
+        settings: dict[str, Any] = {"bootstrap.servers": addresses, "logger": QUIET_LOGGER}
+        admin = AdminClient(settings)
+        try:
+            return set(admin.list_topics(timeout=2).brokers)
+        except Exception:
+            return set()
+
+    def wait_for_brokers(self, expected: set[int], timeout: float = 30.0) -> None:
+        """Wait until the cluster's metadata lists exactly ``expected``."""
+        wait_for(lambda: self.live_brokers() == expected, timeout,
+                 f"the cluster's metadata to list brokers {sorted(expected)}",
+                 lambda: sorted(self.live_brokers()))
+
+    def _without(self, node_id: int) -> set[int]:
+        self.stopped.add(node_id)
+        return {node.node_id for node in self.nodes} - self.stopped
+
+    def _with(self, node_id: int) -> set[int]:
+        self.stopped.discard(node_id)
+        return {node.node_id for node in self.nodes} - self.stopped
+
+    def stop_node(self, node_id: int) -> None:
+        """Stop a node cleanly (SIGTERM; it hands over leadership), keeping its data."""
+        expected = self._without(node_id)
+        self.node(node_id).stop(keep_data=True)
+        self.wait_for_brokers(expected)
+
+    def kill_node(self, node_id: int) -> None:
+        """SIGKILL a node, as a crash would; wait until the cluster has fenced it."""
+        expected = self._without(node_id)
+        self.node(node_id).kill()
+        self.wait_for_brokers(expected)
+
+    def pause_node(self, node_id: int) -> None:
+        """SIGSTOP a node, a hung process; wait until the cluster has fenced it."""
+        expected = self._without(node_id)
+        self.paused.add(node_id)
+        self.node(node_id).signal(signal.SIGSTOP)
+        self.wait_for_brokers(expected)
+
+    def resume_node(self, node_id: int) -> None:
+        """SIGCONT a paused node; wait until it is back in the metadata."""
+        expected = self._with(node_id)
+        self.paused.discard(node_id)
+        self.node(node_id).signal(signal.SIGCONT)
+        self.wait_for_brokers(expected)
+
+    def restart_node(self, node_id: int) -> None:
+        """Start a stopped or killed node again on its ports, with its data."""
+        expected = self._with(node_id)
+        node = self.node(node_id)
+        node.launch()
+        self.wait_for_brokers(expected, timeout=self.config.start_timeout)
+
+    def heal(self) -> None:
+        """Resume paused nodes and restart stopped ones: every node up again."""
+        for node_id in sorted(self.paused):
+            self.resume_node(node_id)
+        for node_id in sorted(self.stopped):
+            self.restart_node(node_id)

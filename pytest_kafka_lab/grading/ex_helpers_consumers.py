@@ -1,0 +1,218 @@
+"""Shared by the consumer exercises' scenarios (ex2, ex5): the course's orders as the
+harness produces them, and what a run's events say was processed and committed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+
+from pytest_kafka_lab.grading.sandbox import Event, SubmissionProcess
+from pytest_kafka_lab.readers import Source, client_config, committed_offsets
+from pytest_kafka_lab.topics import create_topic
+
+PRODUCTS = ("Laptop", "Phone", "Tablet", "Monitor", "Keyboard", "Mouse")
+# Events older than this with nothing new means the submission sits in poll(): a Ctrl-C
+# then lands between messages, never between processing a message and storing its offset.
+QUIET = 0.5
+
+Position = tuple[int, int]  # (partition, offset)
+
+
+def course_order(number: int) -> dict[str, Any]:
+    """Order ``number`` in the course's format; no price or quantity spells 37 or 100, so a
+    printed count is not mistaken for an order's field."""
+    return {"order_id": f"ORD-{number:05d}", "customer_id": f"CUST-{(number - 1) % 5 + 1:03d}",
+            "product": PRODUCTS[number % len(PRODUCTS)], "quantity": number % 5 + 1,
+            "price": 5.0 + (number % 7) * 1.5}
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An order the harness produced, where the broker put it."""
+
+    order_id: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+
+    @property
+    def position(self) -> Position:
+        return (self.partition, self.offset)
+
+
+def produce_orders(source: Source, numbers: range, topic: str = "orders") -> dict[str, Placed]:
+    """Produce orders ``numbers`` keyed by customer id, as compact JSON (so a copy that was
+    decoded and encoded again differs from the original); ``{order_id: Placed}``."""
+    producer = Producer(client_config(source, **{"message.timeout.ms": 15000}))
+    placed: dict[str, Placed] = {}
+    failures: list[str] = []
+
+    def delivered(error: Any, message: Any) -> None:
+        if error is not None:
+            failures.append(str(error))
+            return
+        order_id = json.loads(message.value())["order_id"]
+        placed[order_id] = Placed(order_id, message.partition(), message.offset(),
+                                  message.key(), message.value())
+
+    for number in numbers:
+        order = course_order(number)
+        producer.produce(topic, key=order["customer_id"].encode(),
+                         value=json.dumps(order, separators=(",", ":")).encode(),
+                         on_delivery=delivered)
+    remaining = producer.flush(20)
+    assert not remaining and not failures and len(placed) == len(numbers), (
+        f"the harness could not produce its orders to {topic!r}: {remaining} undelivered, "
+        f"errors {failures[:3]}")
+    return placed
+
+
+def create_if_absent(admin: AdminClient, topic: str, partitions: int) -> None:
+    """Create ``topic``; one that the submission's clients created already is kept."""
+    try:
+        create_topic(admin, topic, partitions)
+    except KafkaException as error:
+        if "already exists" not in str(error).lower():
+            raise
+
+
+def group_offsets(admin: AdminClient, source: Source, group: str, topic: str) -> dict[int, int]:
+    """``{partition: offset}`` that ``group`` committed for ``topic``; {} for a group the
+    broker does not know. Asked only of a known group: on a broker whose group coordinator
+    is still loading, ``list_consumer_group_offsets`` can crash confluent-kafka 2.16.1
+    with a segmentation fault."""
+    groups = admin.list_consumer_groups(request_timeout=10).result(10).valid
+    if group not in {listed.group_id for listed in groups}:
+        return {}
+    return {partition: offset
+            for (_, partition), offset in committed_offsets(source, group, topic).items()}
+
+
+def polled(events: list[Event]) -> int:
+    """Messages (not errors) that the submission's consumers received."""
+    return sum(1 for event in events if event["kind"] == "polled" and "error" not in event)
+
+
+def quiet_after(count: Callable[[list[Event]], int], wanted: int) -> Callable[[list[Event]], bool]:
+    """A ``wait_for_event`` check: ``count(events) >= wanted`` and nothing new for QUIET s."""
+    return lambda events: (count(events) >= wanted
+                           and time.time() - events[-1]["time"] >= QUIET)
+
+
+def await_quietly(process: SubmissionProcess, check: Callable[[list[Event]], Any],
+                  timeout: float, awaited: str) -> str | None:
+    """Wait for ``check``; instead of raising, say what did not happen (None if it did)."""
+    try:
+        process.wait_for_event(check, timeout, awaited)
+    except AssertionError as problem:
+        return str(problem)
+    return None
+
+
+def stop(process: SubmissionProcess) -> float:
+    """Ctrl-C unless the run ended; return the moment of the Ctrl-C (or infinity)."""
+    if process.process.poll() is not None:
+        return float("inf")
+    moment = time.time()
+    process.interrupt()
+    return moment
+
+
+def calls(events: list[Event], function: str = "process_order") -> list[tuple[int, Event]]:
+    """``(index in events, event)`` of each observed call of ``function``."""
+    return [(index, event) for index, event in enumerate(events)
+            if event["kind"] == "call" and event.get("function") == function]
+
+
+def successes(events: list[Event], function: str = "process_order") -> dict[str, int]:
+    """``{order id: index of the event of its first call that returned}``."""
+    done: dict[str, int] = {}
+    for index, event in calls(events, function):
+        if event["outcome"] == "returned" and event.get("ident") is not None:
+            done.setdefault(str(event["ident"]), index)
+    return done
+
+
+def commit_points(events: list[Event], auto_store: bool = True
+                  ) -> list[tuple[int, Event, dict[tuple[str, int], int]]]:
+    """Each successful ``commit()`` as ``(index, event, {(topic, partition): offset})``.
+
+    A synchronous commit reports what it committed; otherwise the explicit offsets or
+    message tell. An asynchronous commit of "everything" commits each partition's position
+    (last polled offset + 1) when offsets are stored on poll, and cannot be known when the
+    submission stores them itself (``auto_store`` False): such commits are left out.
+    """
+    positions: dict[tuple[str, int], int] = {}
+    points = []
+    for index, event in enumerate(events):
+        if event["kind"] == "polled" and "error" not in event:
+            positions[(event["topic"], event["partition"])] = event["offset"] + 1
+        if event["kind"] != "commit" or event.get("error"):
+            continue
+        if event.get("committed") is not None:
+            offsets = {(t, p): o for t, p, o in event["committed"] if o >= 0}
+        elif event.get("offsets"):
+            offsets = {(t, p): o for t, p, o in event["offsets"] if o >= 0}
+        elif event.get("message"):
+            topic, partition, offset = event["message"]
+            offsets = {(topic, partition): offset + 1}
+        elif auto_store:
+            offsets = dict(positions)
+        else:
+            continue
+        points.append((index, event, offsets))
+    return points
+
+
+def commits_ahead(events: list[Event], done: dict[Position, int], inputs: set[Position],
+                  topic: str, auto_store: bool = True) -> list[str]:
+    """Commits that covered an input message not done at that moment (``done`` maps an
+    input's position to the index of the event by which it was done), described."""
+    problems = []
+    for index, event, offsets in commit_points(events, auto_store):
+        for (name, partition), offset in sorted(offsets.items()):
+            pending = [position for position in sorted(inputs) if name == topic
+                       and position[0] == partition and position[1] < offset
+                       and done.get(position, len(events)) > index]
+            if pending:
+                problems.append(
+                    f"the commit made after {event.get('delivered', '?')} polled messages "
+                    f"committed offset {offset} of partition {partition}, covering offset "
+                    f"{pending[0][1]} that was not yet done")
+    return problems
+
+
+def contiguous_ends(done: set[Position], inputs: set[Position]) -> dict[int, int]:
+    """Per partition, the offset a commit must name to cover exactly the done messages:
+    the first input offset not done (where done ones have gaps, the commit cannot be
+    exact; the first gap is what a careful consumer commits)."""
+    ends: dict[int, int] = {}
+    for partition in sorted({p for p, _ in inputs}):
+        offsets = sorted(o for p, o in inputs if p == partition)
+        end = offsets[0]
+        for offset in offsets:
+            if (partition, offset) not in done:
+                break
+            end = offset + 1
+        if end > offsets[0]:
+            ends[partition] = end
+    return ends
+
+
+def config_value(config: dict[str, Any], name: str, default: str) -> str:
+    """A client setting as librdkafka reads it: booleans as ``true``/``false``."""
+    value = config.get(name, default)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).lower()
+
+
+def is_false(config: dict[str, Any], name: str, default: str) -> bool:
+    return config_value(config, name, default) in ("false", "0")
