@@ -126,11 +126,12 @@ def kafka_broker(pytestconfig: pytest.Config) -> KafkaBroker:
     return pytestconfig.stash[HOLDER].get()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kafka_cluster(pytestconfig: pytest.Config, kafka_lab_config: LabConfig
                   ) -> Iterator[LocalCluster]:
     """A local cluster of three KRaft nodes (replication 3, min.insync.replicas=2): the
-    session's broker under ``--kafka-brokers 3``, else one started for the tests that ask."""
+    session's broker under ``--kafka-brokers 3``, else one started for the module that asks
+    (three JVMs: not kept beyond the tests that need them)."""
     holder = pytestconfig.stash[HOLDER]
     if kafka_lab_config.brokers >= 3:
         broker = holder.get()

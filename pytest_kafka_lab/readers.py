@@ -135,8 +135,14 @@ def as_record(message: Any) -> Record:
 def committed_offsets(
     source: Source, group: str, topic: str | None = None, timeout: float = 10.0
 ) -> dict[tuple[str, int], int]:
-    """The offsets ``group`` has committed, as ``{(topic, partition): offset}``."""
+    """The offsets ``group`` has committed, as ``{(topic, partition): offset}``; empty for
+    a group the broker does not know."""
     admin = AdminClient(client_config(source))
+    # Asking a coordinator that is still loading for an unknown group's offsets can crash
+    # confluent-kafka 2.16 (a segfault); a group that is not listed has committed nothing.
+    known = admin.list_consumer_groups(request_timeout=timeout).result(timeout).valid
+    if group not in {listing.group_id for listing in known}:
+        return {}
     request = ConsumerGroupTopicPartitions(group)
     result = admin.list_consumer_group_offsets([request], request_timeout=timeout)[group]
     return {

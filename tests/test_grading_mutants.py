@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,15 @@ import pytest
 
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
+from pytest_kafka_lab.processes import die_with_parent
 from tests.mutants import Mutant
 
 ROOT = Path(__file__).parent.parent
 REFERENCE = ROOT / "scenarios" / "reference"
 EXERCISES = ("ex1", "ex2", "ex3", "ex4", "ex5", "ex6")
+# Rounds graded side by side, each inner run on a broker of its own. Much of a round is
+# waiting on submissions, so two cores carry more than two.
+PARALLEL = int(os.environ.get("KAFKA_LAB_MUTANT_PARALLEL", "3"))
 
 
 def all_mutants() -> list[Mutant]:
@@ -72,41 +77,51 @@ def mutated_submission(folder: Path, group: list[Mutant]) -> Path:
     return folder
 
 
-def grade(submission: Path, bootstrap: str, report: Path, *args: str) -> dict[str, Any]:
-    """Grade ``submission`` with ``pytest scenarios/`` against the running broker."""
-    subprocess.run(
+def grade(submission: Path, report: Path, bootstrap: str | None = None) -> dict[str, Any]:
+    """Grade ``submission`` with ``pytest scenarios/``: against ``bootstrap``, or against
+    a broker of the inner run's own (so that rounds can be graded side by side: the
+    course's fixed topic names allow one grading per broker at a time)."""
+    address = ["--kafka-bootstrap", bootstrap] if bootstrap else []
+    finished = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "-p", "no:cacheprovider",
-         "-q", "--lab-submission", str(submission), "--lab-report", str(report),
-         "--kafka-bootstrap", bootstrap, *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+         "-q", "--lab-submission", str(submission), "--lab-report", str(report), *address],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+        preexec_fn=die_with_parent,
     )
-    assert report.exists(), f"no report was written for {submission}"
+    assert report.exists(), (f"no report was written for {submission}:\n"
+                             f"{finished.stdout[-3000:]}{finished.stderr[-2000:]}")
     return dict(json.loads(report.read_text()))
 
 
+def selected_rounds(session: pytest.Session) -> set[int]:
+    """The rounds of the mutants this run selected (``-k`` may pick a few)."""
+    return {ROUND_OF[item.callspec.params["mutant"].id] for item in session.items
+            if isinstance(item, pytest.Function) and hasattr(item, "callspec")
+            and "mutant" in item.callspec.params}
+
+
 @pytest.fixture(scope="session")
-def grade_round(
-    kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[int], dict[str, Any]]:
-    """``grade_round(i)``: the grade of round ``i``, graded once on first use."""
-    grades: dict[int, dict[str, Any]] = {}
+def round_grades(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[int, dict[str, Any]]:
+    """The grade of every selected round, graded ``PARALLEL`` at a time."""
 
-    def grade_of(index: int) -> dict[str, Any]:
-        if index not in grades:
-            folder = tmp_path_factory.mktemp(f"round-{index}")
-            submission = mutated_submission(folder / "submission", ROUNDS[index])
-            grades[index] = grade(submission, kafka_broker.bootstrap_servers,
-                                  folder / "grade.json")
-        return grades[index]
+    def grade_round(index: int) -> dict[str, Any]:
+        folder = tmp_path_factory.mktemp(f"round-{index}")
+        submission = mutated_submission(folder / "submission", ROUNDS[index])
+        return grade(submission, folder / "grade.json")
 
-    return grade_of
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        jobs = {index: pool.submit(grade_round, index)
+                for index in sorted(selected_rounds(request.session))}
+        return {index: job.result() for index, job in jobs.items()}
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[mutant.id for mutant in MUTANTS])
 def test_mutant_is_caught_by_its_check(
-    mutant: Mutant, grade_round: Callable[[int], dict[str, Any]]
+    mutant: Mutant, round_grades: dict[int, dict[str, Any]]
 ) -> None:
-    report = grade_round(ROUND_OF[mutant.id])
+    report = round_grades[ROUND_OF[mutant.id]]
     exercise = report["exercises"][mutant.exercise]
     checks = {check["name"]: check for check in exercise["checks"]}
     assert mutant.check in checks, f"no check {mutant.check!r}; checks: {sorted(checks)}"
@@ -121,7 +136,7 @@ def test_mutant_is_caught_by_its_check(
 def test_reference_solutions_pass_every_check(
     kafka_broker: KafkaBroker, tmp_path: Path
 ) -> None:
-    report = grade(REFERENCE, kafka_broker.bootstrap_servers, tmp_path / "grade.json")
+    report = grade(REFERENCE, tmp_path / "grade.json", kafka_broker.bootstrap_servers)
     failing = {key: [c for c in exercise["checks"] if c["status"] != "passed"]
                for key, exercise in report["exercises"].items() if exercise["status"] != "passed"}
     assert not failing, f"the reference solutions fail: {failing}"

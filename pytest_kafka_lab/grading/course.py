@@ -19,6 +19,9 @@ TOPICS: dict[str, int] = {
     "benchmark-topic": 1,
 }
 GROUPS = ("order-processor", "order-processor-dlq", "scaling-demo")
+# The classic protocol's default session timeout is 45 s: a member that never left is
+# gone by then.
+GROUP_QUIET_TIMEOUT = 60.0
 
 # Which files make up each exercise (a submission without them is "missing").
 EXERCISE_FILES: dict[str, tuple[str, ...]] = {
@@ -37,6 +40,9 @@ def reset_course(admin: AdminClient, create: dict[str, int] | None = None) -> No
     Each exercise starts from this, so the order of exercises and re-runs do not change
     a verdict.
     """
+    wait_for(lambda: not course_groups_with_members(admin), GROUP_QUIET_TIMEOUT,
+             "the course's groups to have no members left (a member killed at its deadline "
+             "stays until its session times out)", lambda: course_groups_with_members(admin))
     groups = [group.group_id for group in admin.list_consumer_groups(request_timeout=10)
               .result(10).valid if group.group_id in GROUPS]
     for future in (admin.delete_consumer_groups(groups, request_timeout=10).values()
@@ -47,6 +53,17 @@ def reset_course(admin: AdminClient, create: dict[str, int] | None = None) -> No
     delete_topics(admin, existing)
     for topic, partitions in (create or {}).items():
         create_again(admin, topic, partitions)
+
+
+def course_groups_with_members(admin: AdminClient) -> dict[str, int]:
+    """``{group: member count}`` for the course's groups that still have members."""
+    listed = [group.group_id for group in admin.list_consumer_groups(request_timeout=10)
+              .result(10).valid if group.group_id in GROUPS]
+    if not listed:
+        return {}
+    described = admin.describe_consumer_groups(listed, request_timeout=10)
+    counts = {group: len(future.result(10).members) for group, future in described.items()}
+    return {group: count for group, count in counts.items() if count}
 
 
 def create_again(admin: AdminClient, topic: str, partitions: int, timeout: float = 15) -> None:

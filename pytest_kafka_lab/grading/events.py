@@ -13,6 +13,14 @@ EVENTS_VARIABLE = "KAFKA_LAB_EVENTS"
 BOOTSTRAP_VARIABLE = "KAFKA_LAB_BOOTSTRAP"
 
 _lock = threading.Lock()
+_channel: tuple[int, int] | None = None  # (pid, fd): a forked child opens its own
+
+
+def _fd(path: str) -> int:
+    global _channel
+    if _channel is None or _channel[0] != os.getpid():
+        _channel = (os.getpid(), os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    return _channel[1]
 
 
 def emit(kind: str, **fields: Any) -> None:
@@ -24,11 +32,7 @@ def emit(kind: str, **fields: Any) -> None:
                       default=repr)
     with _lock:
         # One write per line with O_APPEND keeps lines whole across threads and processes.
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, (line + "\n").encode())
-        finally:
-            os.close(fd)
+        os.write(_fd(path), (line + "\n").encode())
 
 
 def read_events(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -86,12 +86,19 @@ def check_status(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tupl
     error = call.excinfo.value if call.excinfo else None
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        reason = reason.removeprefix("Skipped: ")
         return ("missing" if reason.startswith(MISSING) else "failed"), reason
     if report.when == "setup" and report.failed:
         return "error", first_line_of(error)
     if report.when == "call":
-        return ("passed", "") if report.passed else ("failed", str(error or report.longreprtext))
+        return ("passed", "") if report.passed else ("failed", student_message(error, report))
     return None, ""
+
+
+def student_message(error: BaseException | None, report: pytest.TestReport) -> str:
+    """The check's own words, without pytest's introspection of the assertion."""
+    text = str(error) if error is not None else report.longreprtext
+    return text.split("\nassert ", 1)[0].strip()
 
 
 def first_line_of(error: BaseException | None) -> str:

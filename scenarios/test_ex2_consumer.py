@@ -1,0 +1,264 @@
+"""Exercise 2, consumer with manual commits: commit every 10 processed, once more on Ctrl-C.
+
+Two runs of ``main()`` (imported, ``process_order`` observed):
+
+1. ``orders`` (4 partitions) holds 37 orders before the start. Once the consumer has
+   received all 37 and gone quiet, it gets Ctrl-C. 37 is no multiple of 10, so the commits
+   must come after messages 10, 20 and 30, and the final one must cover the last 7.
+2. ``orders`` does not exist at the start, so the first polls return the broker's
+   UNKNOWN_TOPIC_OR_PART error; then the harness creates the topic and produces 5 orders,
+   which the consumer must go on to process.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.grading.course import reset_course
+from pytest_kafka_lab.grading.evidence import listing
+from pytest_kafka_lab.grading.ex_helpers_consumers import (
+    Placed,
+    await_quietly,
+    commits_ahead,
+    config_value,
+    contiguous_ends,
+    create_if_absent,
+    group_offsets,
+    is_false,
+    polled,
+    produce_orders,
+    quiet_after,
+    stop,
+    successes,
+)
+from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
+from pytest_kafka_lab.grading.sandbox import Event, Run, Sandbox
+
+pytestmark = pytest.mark.exercise("ex2", "consumer with manual commits")
+
+FILE = "exercise_consumer.py"
+GROUP = "order-processor"
+TOPIC = "orders"
+COUNT = 37  # not a multiple of 10: a missing final commit leaves 7 orders uncovered
+EVERY = 10
+LATER = range(101, 106)  # orders produced after the broker reported its error
+SUBSCRIBE_TIMEOUT = 15.0  # seconds for a consumer to exist and subscribe
+STOP_TIMEOUT = 10.0  # seconds from Ctrl-C to the end of the process
+OBSERVE = {"process_order": {"key": "order_id"}}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    orders: dict[str, Placed]
+    run: Run
+    stalled: str | None  # what the harness waited for in vain before Ctrl-C
+    interrupted_at: float
+    committed: dict[int, int]  # partition -> offset the group committed, after the run
+    error_run: Run | None  # None: the first run never subscribed, no point in a second
+    error_stalled: str | None
+    later: dict[str, Placed]
+
+
+def subscribed(events: list[Event]) -> bool:
+    return any(event["kind"] == "subscribe" for event in events)
+
+
+def broker_errors(events: list[Event]) -> list[Event]:
+    return [event for event in events if event["kind"] == "polled" and "error" in event]
+
+
+def any_broker_error(events: list[Event]) -> bool:
+    # A bool: wait_for_event takes any result but None and False (even []) as satisfied.
+    return bool(broker_errors(events))
+
+
+@pytest.fixture(scope="module")
+def ex2(
+    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, kafka_broker: KafkaBroker,
+    kafka_admin: AdminClient,
+) -> Evidence:
+    require_exercise(lab_submission, "ex2")
+    reset_course(kafka_admin, {TOPIC: 4})
+    orders = produce_orders(kafka_broker, range(1, COUNT + 1))
+    process = lab_sandbox.start_call(lab_submission, FILE, wrap=OBSERVE)
+    stalled = await_quietly(process, subscribed, min(lab_timeout, SUBSCRIBE_TIMEOUT),
+                            f"a consumer to subscribe to {TOPIC!r}") or await_quietly(
+        process, quiet_after(polled, COUNT), lab_timeout,
+        f"the consumer to receive all {COUNT} orders and go quiet")
+    interrupted_at = stop(process)
+    run = require_ran(process.finish(STOP_TIMEOUT))
+    committed = group_offsets(kafka_admin, kafka_broker, GROUP, TOPIC)
+
+    error_run, error_stalled, later = None, None, {}
+    if subscribed(run.events):
+        reset_course(kafka_admin)
+        process = lab_sandbox.start_call(lab_submission, FILE, wrap=OBSERVE)
+        error_stalled = await_quietly(
+            process, any_broker_error, min(lab_timeout, SUBSCRIBE_TIMEOUT),
+            f"poll() to return the broker's error for the missing topic {TOPIC!r}")
+        if process.process.poll() is None:
+            create_if_absent(kafka_admin, TOPIC, 4)
+            later = produce_orders(kafka_broker, LATER)
+            error_stalled = error_stalled or await_quietly(
+                process, quiet_after(polled, len(LATER)), lab_timeout,
+                f"the consumer to receive the {len(LATER)} orders produced after the error")
+        stop(process)
+        error_run = process.finish(STOP_TIMEOUT)
+    return Evidence(orders, run, stalled, interrupted_at, committed, error_run, error_stalled,
+                    later)
+
+
+def consumer_config(ex2: Evidence) -> dict[str, object]:
+    configs = ex2.run.client_configs("consumer")
+    assert configs, (f"no confluent_kafka Consumer was created. {ex2.run.summary()}."
+                     + (f" {ex2.stalled}" if ex2.stalled else ""))
+    return configs[0]
+
+
+def processed(ex2: Evidence) -> dict[str, int]:
+    """Orders whose process_order() returned, with the index of that event."""
+    return {order_id: index for order_id, index in successes(ex2.run.events).items()
+            if order_id in ex2.orders}
+
+
+def before_ctrl_c(ex2: Evidence, kind: str) -> list[Event]:
+    return [event for event in ex2.run.of(kind) if event["time"] < ex2.interrupted_at]
+
+
+def test_automatic_commits_are_switched_off(ex2: Evidence) -> None:
+    config = consumer_config(ex2)
+    assert is_false(config, "enable.auto.commit", "true"), (
+        f"the consumer was created with enable.auto.commit="
+        f"{config.get('enable.auto.commit', 'unset (librdkafka commits automatically by default)')}"
+        ": set 'enable.auto.commit': False, so that only your commit() calls move the group's "
+        "offsets")
+
+
+def test_joins_order_processor_from_the_earliest_offset(ex2: Evidence) -> None:
+    config = consumer_config(ex2)
+    reset = config_value(config, "auto.offset.reset", "latest")
+    topics = [event["topics"] for event in ex2.run.of("subscribe")]
+    assert (config.get("group.id") == GROUP and reset in ("earliest", "smallest", "beginning")
+            and [TOPIC] in topics), (
+        f"the consumer used group.id={config.get('group.id')!r}, auto.offset.reset={reset!r} "
+        f"and subscribed to {topics or 'nothing'}: the exercise reads {TOPIC!r} in the group "
+        f"{GROUP!r} from the earliest offset")
+
+
+def test_processes_every_order_before_ctrl_c(ex2: Evidence) -> None:
+    done = processed(ex2)
+    missing = sorted(set(ex2.orders) - set(done))
+    assert not missing, (
+        f"{len(ex2.orders)} orders waited in {TOPIC!r}; before Ctrl-C process_order() "
+        f"returned for {len(done)} of them (missing {listing(missing)}), "
+        f"{polled(ex2.run.events)} messages were polled. "
+        + (f"{ex2.stalled} " if ex2.stalled else "")
+        + f"{ex2.run.summary()}. Decode each message's JSON value and call process_order(order)")
+
+
+def test_commits_after_every_10th_message(ex2: Evidence) -> None:
+    received = polled([e for e in ex2.run.events if e["time"] < ex2.interrupted_at])
+    expected = list(range(EVERY, received + 1, EVERY))
+    commits = [event.get("delivered") for event in before_ctrl_c(ex2, "commit")]
+    assert received, f"no message was consumed before Ctrl-C. {ex2.run.summary()}."
+    assert commits == expected, (
+        f"of the {received} messages received before Ctrl-C, the consumer should have "
+        f"committed after messages {listing(expected)} and at no other time; it committed "
+        f"after messages {listing(commits) if commits else 'never'}: count processed messages "
+        f"and call commit() once every {EVERY}")
+
+
+def test_commits_are_synchronous(ex2: Evidence) -> None:
+    commits = ex2.run.of("commit")
+    assert commits, f"commit() was never called. {ex2.run.summary()}."
+    asynchronous = [event for event in commits if event.get("asynchronous") is not False]
+    assert not asynchronous, (
+        f"{len(asynchronous)} of {len(commits)} commits were asynchronous: pass "
+        "asynchronous=False, so that the commit is done before the consumer goes on (and "
+        "before close() on Ctrl-C)")
+
+
+def test_commits_are_never_ahead_of_processing(ex2: Evidence) -> None:
+    config = consumer_config(ex2)
+    events = ex2.run.events
+    done = {ex2.orders[order_id].position: index for order_id, index in processed(ex2).items()}
+    inputs = {placed.position for placed in ex2.orders.values()}
+    assert ex2.run.of("commit"), f"commit() was never called. {ex2.run.summary()}."
+    ahead = commits_ahead(events, done, inputs, TOPIC,
+                          not is_false(config, "enable.auto.offset.store", "true"))
+    assert not ahead, (
+        f"offsets were committed ahead of processing: {listing(ahead, 3)} (process_order() "
+        "had not returned for it). A crash then skips that order for good: commit only after "
+        "process_order() returned for every message the commit covers")
+
+
+def test_final_commit_covers_exactly_the_processed_messages(ex2: Evidence) -> None:
+    done = {ex2.orders[order_id].position for order_id in processed(ex2)}
+    assert done, f"no order was processed (process_order() never returned). {ex2.run.summary()}."
+    inputs = {placed.position for placed in ex2.orders.values()}
+    expected = contiguous_ends(done, inputs)
+    uncovered = sorted(placed.order_id for placed in ex2.orders.values()
+                       if placed.position in done
+                       and placed.offset >= ex2.committed.get(placed.partition, 0))
+    unprocessed = sorted(placed.order_id for placed in ex2.orders.values()
+                         if placed.position not in done
+                         and placed.offset < ex2.committed.get(placed.partition, 0))
+    assert ex2.committed == expected, (
+        f"after Ctrl-C the group {GROUP!r} has committed {dict(sorted(ex2.committed.items()))} "
+        f"(partition: offset) where the {len(done)} processed orders end at "
+        f"{dict(sorted(expected.items()))}"
+        + (f"; {len(uncovered)} processed orders are not covered ({listing(uncovered)}): on "
+           "Ctrl-C (except KeyboardInterrupt / finally) commit what was processed since the last "
+           "commit, synchronously, before close()" if uncovered else "")
+        + (f"; {len(unprocessed)} orders that were never processed are covered "
+           f"({listing(unprocessed)})" if unprocessed else ""))
+
+
+def test_closes_the_consumer_on_ctrl_c(ex2: Evidence) -> None:
+    closes = [event for event in ex2.run.of("close") if event["time"] >= ex2.interrupted_at]
+    assert closes, (
+        "after Ctrl-C the consumer was not closed"
+        + (f" (the run had already ended: {ex2.run.summary()})"
+           if ex2.interrupted_at == float("inf") else f"; {ex2.run.summary()}")
+        + ": call consumer.close() in a finally block, so that the group learns at once that "
+        "the member left")
+
+
+def test_prints_the_number_processed(ex2: Evidence) -> None:
+    count = len(processed(ex2))
+    tail = [line for line in ex2.run.stdout.splitlines() if line.strip()][-3:]
+    assert count, f"no order was processed. {ex2.run.summary()}."
+    assert any(re.search(rf"(?<![\d-]){count}(?!\d)", line) for line in tail), (
+        f"{count} orders were processed, but the last lines printed do not say so: "
+        f"{tail or 'nothing was printed'}; print the number processed after closing")
+
+
+def test_survives_a_broker_reported_error(ex2: Evidence) -> None:
+    run = ex2.error_run
+    assert run is not None, (
+        "no consumer subscribed in the first run, so its handling of broker errors could not "
+        "be tried")
+    errors = broker_errors(run.events)
+    assert errors, (
+        f"the consumer was started before {TOPIC!r} existed, yet poll() returned no error "
+        f"(did it create the topic itself?); {run.summary()}")
+    crashed = run.of("raised")
+    assert not crashed, (
+        f"poll() returned a message carrying the broker's error ({errors[0]['error']}) and "
+        f"main() then raised {crashed[0]['error']}: check msg.error() before using a message, "
+        "report it, and continue polling")
+    assert ex2.later, (
+        f"main() ended right after poll() returned a message carrying the broker's error "
+        f"({errors[0]['error']}); {run.summary()}. Report the error and continue polling")
+    done = {order_id for order_id in successes(run.events) if order_id in ex2.later}
+    assert done == set(ex2.later), (
+        f"after poll() returned the broker's error ({errors[0]['error']}), the consumer did not "
+        f"go on to process the {len(ex2.later)} orders produced next (processed {len(done)}); "
+        + (f"{ex2.error_stalled} " if ex2.error_stalled else "")
+        + f"{run.summary()}. Report the error and continue polling")

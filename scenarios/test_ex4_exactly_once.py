@@ -1,0 +1,280 @@
+"""Exercise 4, exactly-once processing by deduplication: each payment processed once.
+
+Two runs of the submission, side by side:
+
+- ``main()`` against a fresh ``payments`` topic (1 partition), with ``process_payment``
+  observed: the broker tells which payments were produced, the observed calls which of
+  them were processed (returned True) or skipped (returned False), in which pass.
+- A driver of the harness's own that imports the module and hands ``process_payment``
+  a fixed sequence of payments in one process, since the store of processed ids lives in
+  the process and the contract's duplicate cases must be met in a known order: two
+  payments of one customer with one amount, a redelivered copy of the first, and a
+  payment whose processing fails once (reading its amount raises, as a payment service
+  that is down would) and is then redelivered. Injecting these through the topic
+  instead would race ``main()``'s own producing and consuming, or depend on how a
+  submission decides that it reached the end of the topic.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.grading.course import reset_course
+from pytest_kafka_lab.grading.evidence import duplicates, json_values, listing
+from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
+from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.readers import Record, read_topic
+
+pytestmark = pytest.mark.exercise("ex4", "exactly-once processing")
+
+FILE = "exercise_exactly_once.py"
+NUM_PAYMENTS = 10
+
+# The driver's payments: fixed ids, so that every grading run is the same.
+FIRST = {"payment_id": "7d5e2b1c-0f3a-4c1e-9a57-3f2b8c6d1e01", "amount": 250.0,
+         "customer": "CUST-001"}
+SAME_CUSTOMER = {"payment_id": "0b9c4e6a-52d8-4f7b-8e13-a4c2d9f07b02", "amount": 250.0,
+                 "customer": "CUST-001"}
+FAILING = {"payment_id": "e3a1f5c8-6b2d-4d90-b7e4-58c1a0d2f303", "amount": 75.5,
+           "customer": "CUST-002"}
+# (payment, whether its first processing fails); the index of each step in the answer.
+SEQUENCE = [(FIRST, False), (SAME_CUSTOMER, False), (FIRST, False), (FAILING, True),
+            (FAILING, False)]
+STEP_FIRST, STEP_SAME_CUSTOMER, STEP_REDELIVERED, STEP_FAILED, STEP_RETRIED = range(5)
+
+DRIVER = '''"""The grader's driver for exercise 4: payments handed to process_payment in order."""
+
+import exercise_exactly_once as exercise
+
+FIELDS = ("amount", "customer")
+
+
+class ProcessingFailed(RuntimeError):
+    pass
+
+
+class FailingPayment(dict):
+    """A payment whose processing fails: the first read of its amount or customer raises."""
+
+    failed = False
+
+    def _use(self, key):
+        if key in FIELDS and not self.failed:
+            self.failed = True
+            raise ProcessingFailed("the payment service is down (failure injected by the grader)")
+
+    def __getitem__(self, key):
+        self._use(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._use(key)
+        return super().get(key, default)
+
+    def __repr__(self):
+        self._use("amount")
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+marked = []
+original_mark = getattr(exercise, "mark_processed", None)
+
+
+def observed_mark(message_id, *args, **kwargs):
+    marked.append(str(message_id))
+    return original_mark(message_id, *args, **kwargs)
+
+
+if callable(original_mark):
+    exercise.mark_processed = observed_mark
+
+
+def replay(steps):
+    answers = []
+    for payment, fails in steps:
+        subject = FailingPayment(payment) if fails else dict(payment)
+        marked.clear()
+        answer = {"payment_id": payment["payment_id"]}
+        try:
+            answer["result"] = exercise.process_payment(subject)
+        except Exception as error:
+            answer["raised"] = repr(error)
+        answer["injected"] = fails and subject.failed
+        answer["marked"] = list(marked)
+        answers.append(answer)
+    return answers
+'''
+
+
+@dataclass(frozen=True)
+class Evidence:
+    run: Run  # main()
+    records: list[Record]  # what main() left in 'payments'
+    driver: Run  # the driver's replay of SEQUENCE
+
+    def processed(self) -> dict[str, list[Any]]:
+        """``{payment_id: [what each process_payment call for it returned, in order]}``."""
+        results: dict[str, list[Any]] = defaultdict(list)
+        for call in self.run.of("call", function="process_payment", outcome="returned"):
+            results[str(call["ident"])].append(call["result"])
+        return dict(results)
+
+    def produced_ids(self) -> list[str]:
+        return [str(value["payment_id"]) for value in json_values(self.records)
+                if value and "payment_id" in value]
+
+    def answers(self) -> list[dict[str, Any]]:
+        returned = self.driver.of("returned")
+        return list(returned[0]["result"]) if returned else []
+
+
+@pytest.fixture(scope="module")
+def ex4(
+    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, kafka_broker: KafkaBroker,
+    kafka_admin: AdminClient, tmp_path_factory: pytest.TempPathFactory,
+) -> Evidence:
+    require_exercise(lab_submission, "ex4")
+    reset_course(kafka_admin, {"payments": 1})
+    driver = tmp_path_factory.mktemp("ex4-driver") / "ex4_driver.py"
+    driver.write_text(DRIVER)
+    main = lab_sandbox.start_call(lab_submission, FILE, call="main",
+                                  wrap={"process_payment": {"key": "payment_id"}})
+    replay = lab_sandbox.start_call(lab_submission, str(driver), call="replay",
+                                    args=[SEQUENCE])
+    # Both started together: together they have one run's time.
+    deadline = time.monotonic() + lab_timeout
+    run = main.finish(lab_timeout)
+    replayed = replay.finish(max(deadline - time.monotonic(), 1.0))
+    return Evidence(require_ran(run), read_topic(kafka_broker, "payments"),
+                    require_ran(replayed))
+
+
+def describe(answer: dict[str, Any]) -> str:
+    if "raised" in answer:
+        return f"raised {answer['raised']}"
+    return f"returned {answer.get('result')!r}"
+
+
+def driver_answer(ex4: Evidence, step: int) -> dict[str, Any]:
+    answers = ex4.answers()
+    assert len(answers) > step, (
+        "process_payment could not be called with a payment dict: the grader's driver "
+        + ex4.driver.summary().removeprefix("the submission "))
+    return answers[step]
+
+
+def test_main_produces_10_payments(ex4: Evidence) -> None:
+    ids = ex4.produced_ids()
+    malformed = [r.offset for r, value in zip(ex4.records, json_values(ex4.records), strict=True)
+                 if value is None or not valid_payment(value)]
+    assert len(ex4.records) == NUM_PAYMENTS and not malformed and not duplicates(ids), (
+        f"expected {NUM_PAYMENTS} payments with distinct ids in 'payments'; the broker holds "
+        f"{len(ex4.records)} messages"
+        + (f", offsets {listing(malformed)} are not payments (a JSON object with a UUID "
+           "string payment_id, an amount and a customer)" if malformed else "")
+        + (f", ids {listing(duplicates(ids))} occur more than once" if duplicates(ids) else "")
+        + f". main() {ex4.run.summary().removeprefix('the submission ')}.")
+
+
+def valid_payment(value: dict[str, Any]) -> bool:
+    try:
+        uuid.UUID(str(value.get("payment_id")))
+    except ValueError:
+        return False
+    return isinstance(value.get("payment_id"), str) and "amount" in value and "customer" in value
+
+
+def test_every_payment_is_processed(ex4: Evidence) -> None:
+    ids = ex4.produced_ids()
+    assert ids, f"the topic 'payments' holds no payments. {ex4.run.summary()}."
+    processed = ex4.processed()
+    assert processed, (
+        "main() never called process_payment(payment): call it for every payment it "
+        f"consumes. {ex4.run.summary()}.")
+    never = [pid for pid in ids if True not in processed.get(pid, [])]
+    assert not never, (
+        f"{len(never)} of {len(ids)} payments in 'payments' were never processed (no "
+        f"process_payment call for them returned True): {listing(never, 3)}. What the calls "
+        f"for them returned: {listing([processed.get(pid, 'no call') for pid in never], 3)}. "
+        "Each payment must be processed once: skip a payment only when its payment_id was "
+        "processed before, and return True when you process it")
+
+
+def test_no_payment_is_processed_twice(ex4: Evidence) -> None:
+    processed = ex4.processed()
+    assert processed, (
+        f"main() never called process_payment(payment). {ex4.run.summary()}.")
+    twice = {pid: results.count(True) for pid, results in processed.items()
+             if results.count(True) > 1}
+    assert not twice, (
+        f"{len(twice)} payments were processed more than once, e.g. "
+        f"{listing([f'{pid} {count} times' for pid, count in twice.items()], 3)}: the "
+        "second pass, as after a restart, must recognise every payment of the first pass "
+        "as a duplicate (keep the processed ids across both passes and check is_duplicate "
+        "before processing)")
+
+
+def test_second_pass_reads_every_payment_again(ex4: Evidence) -> None:
+    ids = ex4.produced_ids()
+    assert ids, f"the topic 'payments' holds no payments. {ex4.run.summary()}."
+    calls = Counter({pid: len(results) for pid, results in ex4.processed().items()})
+    once = [pid for pid in ids if calls[pid] < 2]
+    assert not once, (
+        f"{len(once)} of {len(ids)} payments were handed to process_payment fewer than twice "
+        f"(e.g. {listing(once, 3)}): main() consumes the topic twice, the second time from "
+        "the beginning as after a restart (a new consumer reading from offset 0), and "
+        "passes every payment of both passes to process_payment")
+
+
+def test_payments_of_one_customer_are_all_processed(ex4: Evidence) -> None:
+    first, same = driver_answer(ex4, STEP_FIRST), driver_answer(ex4, STEP_SAME_CUSTOMER)
+    assert first.get("result") is True and same.get("result") is True, (
+        f"process_payment was given two different payments ({FIRST['payment_id']} and "
+        f"{SAME_CUSTOMER['payment_id']}) of customer CUST-001 for the same amount: it "
+        f"{describe(first)} for the first and {describe(same)} for the second. Both must "
+        "be processed (True): recognise duplicates by payment_id alone, not by customer "
+        "or amount")
+
+
+def test_a_redelivered_payment_is_processed_once(ex4: Evidence) -> None:
+    first, again = driver_answer(ex4, STEP_FIRST), driver_answer(ex4, STEP_REDELIVERED)
+    assert first.get("result") is True and again.get("result") is False, (
+        f"payment {FIRST['payment_id']} was handed to process_payment twice (delivered "
+        f"again, as after a restart): it {describe(first)} the first time and "
+        f"{describe(again)} the second. Expected True, then False: look the payment_id up "
+        "with is_duplicate before processing, and mark it processed afterwards")
+
+
+def test_payment_is_marked_only_after_processing(ex4: Evidence) -> None:
+    failed, retried = driver_answer(ex4, STEP_FAILED), driver_answer(ex4, STEP_RETRIED)
+    payment = FAILING["payment_id"]
+    assert failed.get("injected"), (
+        f"the grader could not make the processing of payment {payment} fail: "
+        f"process_payment {describe(failed)} without reading the payment's amount or "
+        "customer. Processing a payment uses them (print them, as the course does)")
+    # Processed once: by the redelivery, or by the first call itself if it recovered from
+    # the failure (retrying inside process_payment) and returned True.
+    times = [failed.get("result"), retried.get("result")].count(True)
+    assert times > 0, (
+        f"the grader made the processing of payment {payment} fail (reading its amount "
+        f"raised); delivered again, it was not processed: process_payment "
+        f"{describe(retried)}"
+        + (f", and mark_processed({payment}) had been called before the failure"
+           if payment in failed.get("marked", []) else "")
+        + ". Mark a payment processed only after its processing succeeded, or a failure "
+        "loses it for good")
+    assert times == 1, (
+        f"payment {payment}, whose processing first failed and then succeeded, was "
+        f"processed twice: process_payment {describe(failed)}, then {describe(retried)} "
+        "when it was delivered again")
