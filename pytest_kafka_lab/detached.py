@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from pytest_kafka_lab.backends.local import LocalBroker
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.processes import kill_group
 from pytest_kafka_lab.readiness import answers_metadata
+from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,9 @@ def stop(cache_dir: Path, port: int, timeout: float = 30.0) -> bool:
     if detached is None:
         return False
     kill_group(detached.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while detached.alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if detached.alive():
+    try:
+        wait_for(lambda: not detached.alive(), timeout, f"broker {detached.pid} to stop")
+    except WaitTimeout:
         kill_group(detached.pid, signal.SIGKILL)
     shutil.rmtree(detached.data_dir, ignore_errors=True)
     state_file(cache_dir, port).unlink(missing_ok=True)
