@@ -22,17 +22,17 @@ from typing import Any
 
 import pytest
 
-from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
 from pytest_kafka_lab.processes import die_with_parent
 from tests.mutants import Mutant
 
 ROOT = Path(__file__).parent.parent
 REFERENCE = ROOT / "scenarios" / "reference"
+TEMPLATE = Path(__file__).parent / "submissions" / "template"
 EXERCISES = ("ex1", "ex2", "ex3", "ex4", "ex5", "ex6")
 # Rounds graded side by side, each inner run on a broker of its own. Much of a round is
 # waiting on submissions, so two cores carry more than two.
-PARALLEL = int(os.environ.get("KAFKA_LAB_MUTANT_PARALLEL", "3"))
+PARALLEL = int(os.environ.get("KAFKA_LAB_MUTANT_PARALLEL", "4"))
 
 
 def all_mutants() -> list[Mutant]:
@@ -77,14 +77,13 @@ def mutated_submission(folder: Path, group: list[Mutant]) -> Path:
     return folder
 
 
-def grade(submission: Path, report: Path, bootstrap: str | None = None) -> dict[str, Any]:
-    """Grade ``submission`` with ``pytest scenarios/``: against ``bootstrap``, or against
-    a broker of the inner run's own (so that rounds can be graded side by side: the
-    course's fixed topic names allow one grading per broker at a time)."""
-    address = ["--kafka-bootstrap", bootstrap] if bootstrap else []
+def grade(submission: Path, report: Path, *args: str) -> dict[str, Any]:
+    """Grade ``submission`` with ``pytest scenarios/`` on a broker of the inner run's own,
+    so that gradings run side by side: the course's fixed topic names allow one grading
+    per broker at a time."""
     finished = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "-p", "no:cacheprovider",
-         "-q", "--lab-submission", str(submission), "--lab-report", str(report), *address],
+         "-q", "--lab-submission", str(submission), "--lab-report", str(report), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
         preexec_fn=die_with_parent,
     )
@@ -93,35 +92,50 @@ def grade(submission: Path, report: Path, bootstrap: str | None = None) -> dict[
     return dict(json.loads(report.read_text()))
 
 
-def selected_rounds(session: pytest.Session) -> set[int]:
-    """The rounds of the mutants this run selected (``-k`` may pick a few)."""
-    return {ROUND_OF[item.callspec.params["mutant"].id] for item in session.items
-            if isinstance(item, pytest.Function) and hasattr(item, "callspec")
-            and "mutant" in item.callspec.params}
+def selected_jobs(session: pytest.Session) -> set[str]:
+    """What this run must grade: the rounds of the selected mutants (``-k`` may pick a
+    few), and the reference and the templates when their tests are selected."""
+    jobs: set[str] = set()
+    for item in session.items:
+        if not isinstance(item, pytest.Function) or item.module is None \
+                or item.module.__name__ != __name__:
+            continue
+        params = getattr(item, "callspec", None)
+        if params is not None and "mutant" in params.params:
+            jobs.add(f"round-{ROUND_OF[params.params['mutant'].id]}")
+        elif item.originalname in JOB_OF_TEST:
+            jobs.add(JOB_OF_TEST[item.originalname])
+    return jobs
+
+
+def grade_job(job: str, tmp: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp.mktemp(job)
+    if job == "reference":
+        return grade(REFERENCE, folder / "grade.json")
+    if job == "template":
+        # Ten seconds a run: the templates' endless loops are cut at that deadline.
+        return grade(TEMPLATE, folder / "grade.json", "--lab-timeout", "10")
+    submission = mutated_submission(folder / "submission", ROUNDS[int(job.split("-")[1])])
+    return grade(submission, folder / "grade.json")
 
 
 @pytest.fixture(scope="session")
-def round_grades(
+def grades(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> dict[int, dict[str, Any]]:
-    """The grade of every selected round, graded ``PARALLEL`` at a time."""
-
-    def grade_round(index: int) -> dict[str, Any]:
-        folder = tmp_path_factory.mktemp(f"round-{index}")
-        submission = mutated_submission(folder / "submission", ROUNDS[index])
-        return grade(submission, folder / "grade.json")
-
+) -> dict[str, dict[str, Any]]:
+    """The grade of every selected job, graded ``PARALLEL`` at a time."""
     with ThreadPoolExecutor(PARALLEL) as pool:
-        jobs = {index: pool.submit(grade_round, index)
-                for index in sorted(selected_rounds(request.session))}
-        return {index: job.result() for index, job in jobs.items()}
+        # The slowest first, so that no lane is left with a long job at the end.
+        order = sorted(selected_jobs(request.session), key=lambda job: job.startswith("round"))
+        jobs = {job: pool.submit(grade_job, job, tmp_path_factory) for job in order}
+        return {job: future.result() for job, future in jobs.items()}
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[mutant.id for mutant in MUTANTS])
 def test_mutant_is_caught_by_its_check(
-    mutant: Mutant, round_grades: dict[int, dict[str, Any]]
+    mutant: Mutant, grades: dict[str, dict[str, Any]]
 ) -> None:
-    report = round_grades[ROUND_OF[mutant.id]]
+    report = grades[f"round-{ROUND_OF[mutant.id]}"]
     exercise = report["exercises"][mutant.exercise]
     checks = {check["name"]: check for check in exercise["checks"]}
     assert mutant.check in checks, f"no check {mutant.check!r}; checks: {sorted(checks)}"
@@ -133,11 +147,30 @@ def test_mutant_is_caught_by_its_check(
         f"mistake ({mutant.message!r}): {check['message']}")
 
 
-def test_reference_solutions_pass_every_check(
-    kafka_broker: KafkaBroker, tmp_path: Path
-) -> None:
-    report = grade(REFERENCE, tmp_path / "grade.json", kafka_broker.bootstrap_servers)
+def test_reference_solutions_pass_every_check(grades: dict[str, dict[str, Any]]) -> None:
+    report = grades["reference"]
     failing = {key: [c for c in exercise["checks"] if c["status"] != "passed"]
                for key, exercise in report["exercises"].items() if exercise["status"] != "passed"}
     assert not failing, f"the reference solutions fail: {failing}"
     assert set(report["exercises"]) == set(EXERCISE_FILES)
+
+
+def test_the_course_templates_fail_every_check_cleanly(
+    grades: dict[str, dict[str, Any]],
+) -> None:
+    """Unsolved templates (TODO bodies, endless loops) fail, never error or hang."""
+    report = grades["template"]
+    statuses = {key: exercise["status"] for key, exercise in report["exercises"].items()}
+    # ex3's scripts are handed out complete by the course: the template holds them solved.
+    assert statuses.pop("ex3") == "passed", report["exercises"]["ex3"]
+    assert set(statuses.values()) == {"failed"}, statuses
+    for key in statuses:
+        checks = report["exercises"][key]["checks"]
+        assert not [c for c in checks if c["status"] == "error"], (key, checks)
+        assert all(c["message"] for c in checks if c["status"] == "failed"), (key, checks)
+
+
+JOB_OF_TEST = {
+    test_reference_solutions_pass_every_check.__name__: "reference",
+    test_the_course_templates_fail_every_check_cleanly.__name__: "template",
+}
