@@ -53,9 +53,11 @@ def draw(matrix: dict[str, dict[tuple[int, str], float]], out: Path) -> None:
         axis.set_title(f"acks={acks}")
         axis.set_xlabel("batch.size")
     axes[0][0].set_ylabel("thousand messages / s (median round)")
-    axes[0][-1].legend(title="compression", fontsize="small")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, title="compression", loc="lower center",
+                  ncol=len(labels), fontsize="small")
     figure.suptitle("Python producer (confluent-kafka) on the embedded broker")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.12, 1, 1))  # room for the legend below the panels
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out)
 

@@ -7,14 +7,15 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kafka-lab-benchmarks")
-    group.addoption("--bench-messages", type=int, default=20_000,
-                    help="messages per round of a producer case (default 20000)")
+    group.addoption("--bench-messages", type=int, default=100_000,
+                    help="messages per round of a producer case (default 100000)")
     group.addoption("--bench-message-size", type=int, default=100,
                     help="bytes per message (default 100)")
     group.addoption("--bench-linger-ms", type=int, default=5,
                     help="linger.ms of every producer, Python and Java (default 5)")
-    group.addoption("--bench-ratio-messages", type=int, default=300_000,
-                    help="messages of the Python-versus-Java comparison (default 300000)")
+    group.addoption("--bench-ratio-messages", type=int, default=3_000_000,
+                    help="messages of the Python-versus-Java comparison; the Java tool "
+                    "needs millions to get past its JIT warm-up (default 3000000)")
 
 
 @pytest.fixture(scope="session")
