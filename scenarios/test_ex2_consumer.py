@@ -20,9 +20,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.course import reset_course
-from pytest_kafka_lab.grading.evidence import listing
-from pytest_kafka_lab.grading.ex_helpers_consumers import (
+from pytest_kafka_lab.grading.consumer_evidence import (
     Placed,
     await_quietly,
     commits_ahead,
@@ -37,6 +35,8 @@ from pytest_kafka_lab.grading.ex_helpers_consumers import (
     stop,
     successes,
 )
+from pytest_kafka_lab.grading.course import reset_course
+from pytest_kafka_lab.grading.evidence import listing
 from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
 from pytest_kafka_lab.grading.sandbox import Event, Run, Sandbox
 
@@ -93,7 +93,7 @@ def ex2(
         f"the consumer to receive all {COUNT} orders and go quiet")
     interrupted_at = stop(process)
     run = require_ran(process.finish(STOP_TIMEOUT))
-    committed = group_offsets(kafka_admin, kafka_broker, GROUP, TOPIC)
+    committed = group_offsets(kafka_broker, GROUP, TOPIC)
 
     error_run, error_stalled, later = None, None, {}
     if subscribed(run.events):

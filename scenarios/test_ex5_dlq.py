@@ -18,9 +18,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.course import reset_course
-from pytest_kafka_lab.grading.evidence import listing
-from pytest_kafka_lab.grading.ex_helpers_consumers import (
+from pytest_kafka_lab.grading.consumer_evidence import (
     Placed,
     Position,
     await_quietly,
@@ -34,6 +32,8 @@ from pytest_kafka_lab.grading.ex_helpers_consumers import (
     stop,
     successes,
 )
+from pytest_kafka_lab.grading.course import reset_course
+from pytest_kafka_lab.grading.evidence import listing
 from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
 from pytest_kafka_lab.grading.sandbox import Event, Run, Sandbox
 from pytest_kafka_lab.readers import Record, read_topic
@@ -132,7 +132,7 @@ def ex5(
     if stalled:
         stop(process)  # else main() returned, and the process is ending by itself
     run = require_ran(process.finish(STOP_TIMEOUT))
-    committed = group_offsets(kafka_admin, kafka_broker, GROUP, TOPIC)
+    committed = group_offsets(kafka_broker, GROUP, TOPIC)
     produced: dict[tuple[str, int, int], Record] = {}
     for topic in sorted({event["topic"] for event in run.of("delivered") if not event["error"]}
                         - {TOPIC}):

@@ -83,7 +83,7 @@ def create_if_absent(admin: AdminClient, topic: str, partitions: int) -> None:
             raise
 
 
-def group_offsets(admin: AdminClient, source: Source, group: str, topic: str) -> dict[int, int]:
+def group_offsets(source: Source, group: str, topic: str) -> dict[int, int]:
     """``{partition: offset}`` that ``group`` committed for ``topic``; {} for a group the
     broker does not know."""
     return {partition: offset
