@@ -61,6 +61,17 @@ def submission_folder(config: pytest.Config) -> Path:
     return folder.resolve()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Grading a submission runs only the exercises' checks: the smoke scenario and the
+    promises of ``scenarios/promises`` test Kafka and the harness, not the student."""
+    if not option(config, "submission"):
+        return
+    others = [item for item in items if item.get_closest_marker("exercise") is None]
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if item.get_closest_marker("exercise") is not None]
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"kafka-lab grading: {config.stash[GRADE].submission}"
 
