@@ -4,7 +4,8 @@ Started by ``groups.ConsumerGroup`` as ``python -m pytest_kafka_lab._member SPEC
 reports on stdout, one JSON object a line: ``joined``, every ``assigned``/``revoked``/
 ``lost`` callback with the partitions it names and the assignment after it, and each
 message consumed. SIGINT or SIGTERM closes the consumer (leaving the group); SIGKILL
-leaves it to the session timeout, as a crash would.
+leaves it to the session timeout, as a crash would. With ``commit_every`` N it commits
+synchronously after every N messages (``committed`` events), as a careful consumer does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
@@ -20,7 +22,7 @@ stopping = False
 
 
 def emit(event: str, **fields: Any) -> None:
-    print(json.dumps({"event": event, **fields}), flush=True)
+    print(json.dumps({"event": event, "time": time.time(), **fields}), flush=True)
 
 
 def names(partitions: list[TopicPartition]) -> list[list[Any]]:
@@ -30,6 +32,8 @@ def names(partitions: list[TopicPartition]) -> list[list[Any]]:
 def main() -> None:
     spec = json.loads(sys.argv[1])
     incremental = spec["incremental"]
+    commit_every = int(spec.get("commit_every", 0))
+    consumed = 0
     owned: set[tuple[str, int]] = set()
     consumer = Consumer(spec["config"])
 
@@ -67,6 +71,12 @@ def main() -> None:
             continue
         emit("consumed", topic=message.topic(), partition=message.partition(),
              offset=message.offset())
+        consumed += 1
+        if commit_every and consumed % commit_every == 0:
+            committed = consumer.commit(asynchronous=False)
+            # Partitions not consumed from yet come back as OFFSET_INVALID: not committed.
+            emit("committed", offsets=sorted([tp.topic, tp.partition, tp.offset]
+                                             for tp in committed or [] if tp.offset >= 0))
     consumer.close()
     emit("closed")
 

@@ -72,6 +72,11 @@ class Member:
         return [(e["topic"], e["partition"], e["offset"])
                 for e in self.events if e["event"] == "consumed"]
 
+    def commits(self) -> list[list[tuple[str, int, int]]]:
+        """The offsets of each synchronous commit (with ``commit_every``), in order."""
+        return [[(t, p, o) for t, p, o in e["offsets"]]
+                for e in self.events if e["event"] == "committed"]
+
     def stop(self, timeout: float = 30.0) -> None:
         """Interrupt the member: it closes its consumer, leaving the group cleanly."""
         if self.alive:
@@ -98,6 +103,7 @@ class ConsumerGroup:
         strategy: str = "cooperative-sticky",
         protocol: str = "classic",
         group_id: str | None = None,
+        commit_every: int = 0,
         **config: Any,
     ) -> None:
         self.client_config = client_config
@@ -108,6 +114,9 @@ class ConsumerGroup:
                                     "group.protocol": protocol}
         if protocol == "classic":
             settings.update(CLASSIC_DEFAULTS, **{"partition.assignment.strategy": strategy})
+        if commit_every:
+            settings["enable.auto.commit"] = False
+        self.commit_every = commit_every
         self.incremental = protocol == "consumer" or strategy == "cooperative-sticky"
         self.config = client_config(**settings, **config)
         self.members: list[Member] = []
@@ -116,7 +125,8 @@ class ConsumerGroup:
 
     def add_member(self) -> Member:
         """Start one more member; it joins the group (and triggers a rebalance)."""
-        spec = {"config": self.config, "topics": self.topics, "incremental": self.incremental}
+        spec = {"config": self.config, "topics": self.topics, "incremental": self.incremental,
+                "commit_every": self.commit_every}
         member = Member(len(self.members), spec)
         self.members.append(member)
         return member
