@@ -7,17 +7,15 @@ A member can be stopped (it closes and leaves; the group rebalances at once) or 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 
 from pytest_kafka_lab.naming import unique_name
-from pytest_kafka_lab.processes import die_with_parent
+from pytest_kafka_lab.processes import ReportingProcess
 from pytest_kafka_lab.readers import describe_group, group_assignment
 from pytest_kafka_lab.waiting import wait_for
 
@@ -28,31 +26,13 @@ TopicPartitions = frozenset[tuple[str, int]]
 CLASSIC_DEFAULTS: dict[str, Any] = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
 
 
-class Member:
+class Member(ReportingProcess):
     """One member process; ``events`` fills from its reports as they arrive."""
 
     def __init__(self, index: int, spec: dict[str, Any]) -> None:
+        super().__init__([sys.executable, "-m", "pytest_kafka_lab._member", json.dumps(spec)],
+                         f"group member {index}")
         self.index = index
-        self.events: list[dict[str, Any]] = []
-        self._changed = threading.Condition()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pytest_kafka_lab._member", json.dumps(spec)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            preexec_fn=die_with_parent,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._changed:
-                self.events.append(json.loads(line))
-                self._changed.notify_all()
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
 
     @property
     def assignment(self) -> TopicPartitions:
@@ -76,20 +56,6 @@ class Member:
         """The offsets of each synchronous commit (with ``commit_every``), in order."""
         return [[(t, p, o) for t, p, o in e["offsets"]]
                 for e in self.events if e["event"] == "committed"]
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Interrupt the member: it closes its consumer, leaving the group cleanly."""
-        if self.alive:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout)
-        self._reader.join(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL the member: it never leaves, the broker waits out its session."""
-        if self.alive:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(5)
 
 
 class ConsumerGroup:

@@ -1,0 +1,106 @@
+"""A transactional copier: consume a batch, transform it, produce it and commit the input
+offsets in one transaction (``send_offsets_to_transaction``), as Kafka's transactions
+system test does. Run as ``python copier.py SPEC`` by ``test_transactional_copy``.
+
+SPEC (JSON): ``config`` (the client settings), ``input``, ``output``, ``group``,
+``transactional_id``, ``protocol``, ``batch``, and two faults: ``hold_at`` N (the Nth
+transaction, once written, is held open until the copier is killed) and ``abort_at`` N
+(the Nth is aborted, and the input rewound to the last commit, as a copier must).
+
+Reports on stdout, one JSON object a line: ``ready``, ``holding``, ``aborted`` and
+``committed`` (with the input offsets the transaction committed). SIGINT stops it between
+transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+
+stopping = False
+
+
+def emit(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, "time": time.time(), **fields}), flush=True)
+
+
+def transform(value: bytes) -> bytes:
+    return b"copied:" + value
+
+
+def consumer_for(spec: dict[str, Any]) -> Consumer:
+    settings = {**spec["config"], "group.id": spec["group"], "enable.auto.commit": False,
+                "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                "group.protocol": spec["protocol"]}
+    if spec["protocol"] == "classic":
+        settings.update({"partition.assignment.strategy": "cooperative-sticky",
+                         "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})
+    return Consumer(settings)
+
+
+def positions(consumer: Consumer) -> list[TopicPartition]:
+    """Where the next transaction starts, for the partitions consumed from so far."""
+    return [tp for tp in consumer.position(consumer.assignment()) if tp.offset >= 0]
+
+
+def rewind(consumer: Consumer) -> None:
+    """Back to the last committed offsets: what an aborted transaction read is read again."""
+    for tp in consumer.committed(consumer.assignment(), timeout=30):
+        consumer.seek(TopicPartition(tp.topic, tp.partition,
+                                     tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
+
+
+def copy_batch(producer: Producer, consumer: Consumer, spec: dict[str, Any],
+               batch: list[Message], number: int) -> None:
+    producer.begin_transaction()
+    for message in batch:
+        producer.produce(spec["output"], key=message.key(), value=transform(message.value()))
+    if number == spec.get("hold_at"):
+        producer.flush(30)  # in the log, inside a transaction never ended
+        emit("holding", transaction=number, records=len(batch))
+        while True:  # until SIGKILL: a crash, not a goodbye
+            signal.pause()
+    offsets = positions(consumer)
+    producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+    if number == spec.get("abort_at"):
+        producer.abort_transaction(30)
+        rewind(consumer)
+        emit("aborted", transaction=number, records=len(batch))
+        return
+    producer.commit_transaction(30)
+    emit("committed", transaction=number,
+         offsets=sorted([tp.partition, tp.offset] for tp in offsets))
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+
+    def stop(_signum: int, _frame: Any) -> None:
+        global stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    # A successor with the same transactional.id aborts what its crashed predecessor left
+    # open, before anything is consumed.
+    producer = Producer({**spec["config"], "transactional.id": spec["transactional_id"],
+                         "transaction.timeout.ms": 60000})
+    producer.init_transactions(60)
+    consumer = consumer_for(spec)
+    consumer.subscribe([spec["input"]])
+    emit("ready")
+    number = 0
+    while not stopping:
+        batch = [m for m in consumer.consume(spec["batch"], 0.5) if m.error() is None]
+        if batch:
+            number += 1
+            copy_batch(producer, consumer, spec, batch, number)
+    consumer.close()
+
+
+if __name__ == "__main__":
+    main()
