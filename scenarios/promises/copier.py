@@ -20,7 +20,14 @@ import sys
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 stopping = False
 
@@ -65,16 +72,42 @@ def copy_batch(producer: Producer, consumer: Consumer, spec: dict[str, Any],
         emit("holding", transaction=number, records=len(batch))
         while True:  # until SIGKILL: a crash, not a goodbye
             signal.pause()
-    offsets = positions(consumer)
-    producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
     if number == spec.get("abort_at"):
-        producer.abort_transaction(30)
-        rewind(consumer)
-        emit("aborted", transaction=number, records=len(batch))
+        producer.flush(30)  # written to the log, so that the abort has something to undo
+    offsets = positions(consumer)
+    try:
+        producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 60)
+        if number == spec.get("abort_at"):
+            abandon(producer, consumer, number, len(batch), "abort_at")
+            return
+        commit(producer)
+    except KafkaException as failure:
+        if not failure.args[0].txn_requires_abort():
+            raise  # fatal (fenced, say): this copier ends, a successor takes over
+        abandon(producer, consumer, number, len(batch), str(failure))
         return
-    producer.commit_transaction(30)
     emit("committed", transaction=number,
          offsets=sorted([tp.partition, tp.offset] for tp in offsets))
+
+
+def abandon(producer: Producer, consumer: Consumer, number: int, records: int,
+            reason: str) -> None:
+    """Abort, and read again from the last commit what the transaction had read."""
+    producer.abort_transaction(60)
+    rewind(consumer)
+    emit("aborted", transaction=number, records=records, reason=reason)
+
+
+def commit(producer: Producer) -> None:
+    """Commit, retrying what librdkafka calls retriable (a coordinator moving, say)."""
+    for _ in range(5):
+        try:
+            producer.commit_transaction(60)
+            return
+        except KafkaException as failure:
+            if not failure.args[0].retriable():
+                raise
+    producer.commit_transaction(60)
 
 
 def main() -> None:

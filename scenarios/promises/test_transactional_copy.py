@@ -6,26 +6,32 @@ Modelled on Kafka's transactions system test: the copier (``copier.py``, its own
 is SIGKILLed with a transaction open and written, and a successor with the same
 ``transactional.id`` finishes the copy; in a second run the copier aborts a transaction
 and rewinds. The same output read with ``read_uncommitted`` (the guarantee switched off)
-holds the abandoned records a second time, so each check can fail. Under both group
-protocols.
+holds the abandoned records a second time, so each check can fail. On a three-broker
+cluster, the broker coordinating the copier's transactions is SIGKILLed mid-copy. Under
+both group protocols.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.backends.cluster import LocalCluster
 from pytest_kafka_lab.clients import RecordingProducer
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.processes import ReportingProcess
 from pytest_kafka_lab.readers import committed_offsets, end_offsets, read_topic
+from pytest_kafka_lab.readiness import CLIENT_LOGGER
 from pytest_kafka_lab.topics import TopicFactory
 
 COPIER = Path(__file__).parent / "copier.py"
@@ -38,7 +44,8 @@ PROTOCOLS = ["classic", "consumer"]
 class Copy:
     """One copy job: its topics, group and transactional id, and the copiers started."""
 
-    def __init__(self, broker: KafkaBroker, topics: TopicFactory, protocol: str) -> None:
+    def __init__(self, broker: KafkaBroker | LocalCluster, topics: TopicFactory,
+                 protocol: str) -> None:
         self.broker = broker
         self.source = topics(partitions=PARTITIONS)
         self.target = topics(partitions=PARTITIONS)
@@ -65,6 +72,10 @@ class Copy:
         copier.wait_for_event(lambda _: committed() == ends, 90,
                               f"the group to commit the input's end {ends}")
 
+    def input(self) -> list[bytes]:
+        return [record.value or b"" for record in read_topic(self.broker, self.source,
+                                                              timeout=30)]
+
     def output(self, isolation: str) -> Counter[bytes]:
         return Counter(record.value or b"" for record in
                        read_topic(self.broker, self.target, timeout=30, isolation=isolation))
@@ -82,9 +93,9 @@ def copy_job(kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory,
         copier.kill()
 
 
-def copied_once(output: Counter[bytes]) -> list[str]:
+def copied_once(source: list[bytes], output: Counter[bytes]) -> list[str]:
     """What breaks the promise: input records missing from the output, or there twice."""
-    expected = {b"copied:%05d" % number for number in range(RECORDS)}
+    expected = {b"copied:" + value for value in source}
     problems = []
     missing = sorted(expected - set(output))
     if missing:
@@ -126,7 +137,7 @@ FAULTS: dict[str, Callable[[Copy], dict[str, Any]]] = {
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_read_committed_reader_sees_every_input_record_once(copy_job: Copy, fault: str) -> None:
     abandoned = FAULTS[fault](copy_job)
-    problems = copied_once(copy_job.output("read_committed"))
+    problems = copied_once(copy_job.input(), copy_job.output("read_committed"))
     assert not problems, f"after the {fault}: " + "; ".join(problems)
     # The guarantee switched off: the abandoned transaction's records were really written.
     seen_twice = sum(count - 1 for count in copy_job.output("read_uncommitted").values())
@@ -136,9 +147,63 @@ def test_a_read_committed_reader_sees_every_input_record_once(copy_job: Copy, fa
 
 
 def test_the_check_fails_on_missing_doubled_or_foreign_records() -> None:
-    complete = Counter(b"copied:%05d" % number for number in range(RECORDS))
-    assert copied_once(complete) == []
-    assert "never copied" in copied_once(complete - Counter([b"copied:00007"]))[0]
-    assert "copied twice" in copied_once(complete + Counter([b"copied:00007"]))[0]
-    assert "no copy" in copied_once(complete + Counter([b"00007"]))[0]
+    source = [b"%05d" % number for number in range(RECORDS)]
+    complete = Counter(b"copied:" + value for value in source)
+    assert copied_once(source, complete) == []
+    assert "never copied" in copied_once(source, complete - Counter([b"copied:00007"]))[0]
+    assert "copied twice" in copied_once(source, complete + Counter([b"copied:00007"]))[0]
+    assert "no copy" in copied_once(source, complete + Counter([b"00007"]))[0]
 
+
+def feed_steadily(cluster: LocalCluster, topic: str, stop: threading.Event) -> None:
+    """Input every few milliseconds until ``stop``: the copy goes on through the fault."""
+    producer = Producer(cluster.client_config(**{"acks": "all", "enable.idempotence": True,
+                                                 "logger": CLIENT_LOGGER}))
+    number = RECORDS
+    while not stop.is_set():
+        producer.produce(topic, key=f"k{number % 50}", value=f"{number:05d}")
+        number += 1
+        producer.poll(0.005)
+    assert producer.flush(60) == 0, "input still unacknowledged after 60 s"
+
+
+def transaction_coordinator(cluster: LocalCluster) -> int:
+    """The broker leading the one partition of the transaction log (the lab makes one)."""
+    metadata = AdminClient(cluster.client_config()).list_topics("__transaction_state", timeout=10)
+    [partition] = metadata.topics["__transaction_state"].partitions.values()
+    return int(partition.leader)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_copy_survives_its_transaction_coordinator_hard_killed(
+    kafka_faults: LocalCluster, protocol: str
+) -> None:
+    """On three brokers (replication 3, ``min.insync.replicas=2``), input arriving all the
+    while: the broker coordinating the copier's transactions is SIGKILLed, and restarted."""
+    topics = TopicFactory(AdminClient(kafka_faults.client_config()), "copy")
+    job = Copy(kafka_faults, topics, protocol)
+    stop = threading.Event()
+    feeding = threading.Thread(target=feed_steadily, args=(kafka_faults, job.source, stop))
+    try:
+        copier = job.start()
+        feeding.start()
+        copier.wait_for_event(lambda _: len(copier.of("committed")) >= 3, 60,
+                              "three transactions committed")
+        coordinator = transaction_coordinator(kafka_faults)
+        kafka_faults.kill_node(coordinator)
+        before = len(copier.of("committed"))
+        copier.wait_for_event(lambda _: len(copier.of("committed")) >= before + 3, 90,
+                              f"three more transactions committed without broker {coordinator}")
+        kafka_faults.restart_node(coordinator)
+        stop.set()
+        feeding.join()
+        job.wait_until_all_committed(copier)
+        problems = copied_once(job.input(), job.output("read_committed"))
+        assert not problems, f"across the coordinator's death: {'; '.join(problems)}"
+    finally:
+        stop.set()
+        if feeding.is_alive():
+            feeding.join()
+        for started in job.copiers:
+            started.kill()
+        topics.cleanup()
