@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading.consumer_evidence import (
+    await_quietly,
     group_offsets,
     polled,
     produce_orders,
@@ -35,21 +36,48 @@ def produce_poison(broker: KafkaBroker) -> None:
     assert producer.flush(30) == 0
 
 
+def poisoned_run(broker: KafkaBroker, admin: AdminClient, sandbox: Sandbox,
+                 folder: Path) -> list[str]:
+    """Run the manual-commit consumer of ``folder`` over orders and poison; return what
+    breaks the promise: a crash, good orders not processed, messages not committed."""
+    reset_course(admin, {"orders": 4})
+    good = produce_orders(broker, range(1, 38))
+    produce_poison(broker)
+    total = len(good) + len(POISON)
+    process = sandbox.start_call(folder, "exercise_consumer.py", wrap=OBSERVE)
+    await_quietly(process, quiet_after(polled, total), 60, f"all {total} messages polled")
+    stop(process)
+    run = process.finish(30)
+    problems = [f"it raised {raised['error']}" for raised in run.of("raised")]
+    unprocessed = set(good) - set(successes(run.events))
+    if unprocessed:
+        problems.append(f"{len(unprocessed)} good orders were not processed")
+    committed = group_offsets(broker, "order-processor", "orders")
+    if sum(committed.values()) != total:
+        problems.append(f"committed {committed}, not all {total} messages covered")
+    return problems
+
+
 def test_the_manual_commit_consumer_skips_poison_and_loses_nothing(
     kafka_broker: KafkaBroker, kafka_admin: AdminClient, lab_sandbox: Sandbox,
 ) -> None:
-    reset_course(kafka_admin, {"orders": 4})
-    good = produce_orders(kafka_broker, range(1, 38))
-    produce_poison(kafka_broker)
-    total = len(good) + len(POISON)
-    process = lab_sandbox.start_call(REFERENCE, "exercise_consumer.py", wrap=OBSERVE)
-    process.wait_for_event(quiet_after(polled, total), 60, f"all {total} messages polled")
-    stop(process)
-    run = process.finish(30)
-    assert not run.of("raised"), run.of("raised")
-    assert set(successes(run.events)) == set(good), "good orders were not processed"
-    committed = group_offsets(kafka_broker, "order-processor", "orders")
-    assert sum(committed.values()) == total, f"committed {committed}, not all {total} covered"
+    problems = poisoned_run(kafka_broker, kafka_admin, lab_sandbox, REFERENCE)
+    assert not problems, "; ".join(problems)
+
+
+def test_a_consumer_trusting_its_input_is_caught_by_the_same_check(
+    kafka_broker: KafkaBroker, kafka_admin: AdminClient, lab_sandbox: Sandbox, tmp_path: Path,
+) -> None:
+    """The guarantee switched off: the reference without its guard around ``json.loads``
+    crashes on the first poison, and the check says so."""
+    reference = (REFERENCE / "exercise_consumer.py").read_text()
+    guarded = reference[reference.index("            try:\n                order = json.loads"):
+                        reference.index("            consumer.store_offsets(message=msg)")]
+    trusting = reference.replace(guarded, "            process_order(json.loads(msg.value()))\n")
+    assert trusting != reference
+    (tmp_path / "exercise_consumer.py").write_text(trusting)
+    problems = poisoned_run(kafka_broker, kafka_admin, lab_sandbox, tmp_path)
+    assert any("raised JSONDecodeError" in problem for problem in problems), problems
 
 
 def test_the_dead_letter_consumer_sends_poison_to_the_queue_unchanged(
