@@ -54,9 +54,12 @@ def test_an_empty_submission_is_missing_everywhere_and_summarised_for_github(
 
 
 def test_kafka_lab_grade_writes_a_gradebook_for_a_class(tmp_path: Path) -> None:
+    # Alice's ex1 is the reference; her ex2 cannot take the course's call of main():
+    # an error of ex2 alone, named, with ex1 graded all the same.
     only_ex1 = tmp_path / "alice"
     only_ex1.mkdir()
     shutil.copy(REFERENCE / "exercise_producer.py", only_ex1)
+    (only_ex1 / "exercise_consumer.py").write_text("def main(topic):\n    pass\n")
     nothing = tmp_path / "bob"
     nothing.mkdir()
     out = tmp_path / "book" / "gradebook"
@@ -71,11 +74,17 @@ def test_kafka_lab_grade_writes_a_gradebook_for_a_class(tmp_path: Path) -> None:
     alice, bob = rows
     assert int(alice["ex1"]) > 0
     assert alice["ex1"] == alice["total"]
-    assert all(alice[key] == "missing" for key in ("ex2", "ex3", "ex4", "ex5", "ex6"))
+    assert alice["ex2"] == "error"
+    assert all(alice[key] == "missing" for key in ("ex3", "ex4", "ex5", "ex6"))
     assert all(bob[key] == "missing" for key in EXERCISE_FILES)
     assert bob["total"] == "0"
     full = json.loads(out.with_suffix(".json").read_text())
     assert full[0]["exercises"]["ex1"]["status"] == "passed"
+    ex2 = full[0]["exercises"]["ex2"]
+    assert ex2["status"] == "error"
+    assert {check["message"] for check in ex2["checks"]} == {
+        "exercise_consumer.py defines main(topic), but the course calls it as main() "
+        "(missing a required argument: 'topic')"}
 
 
 def test_kafka_lab_grade_explains_a_wrong_folder(tmp_path: Path) -> None:

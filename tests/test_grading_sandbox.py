@@ -1,5 +1,6 @@
 """The sandbox that runs untrusted submissions: redirected to the lab broker, observed,
-bounded in time and output, stripped of secrets, and leaving nothing behind."""
+bounded in time and output, stripped of secrets, confined to their own folder, and
+leaving nothing behind; and the verdicts for submissions that cannot be run as asked."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.grading import confinement
 from pytest_kafka_lab.grading.plugin import SubmissionError, require_ran
 from pytest_kafka_lab.grading.sandbox import OUTPUT_LIMIT, Sandbox
 from pytest_kafka_lab.readers import read_topic
 from pytest_kafka_lab.topics import partitions_with_leaders
 from pytest_kafka_lab.waiting import wait_for
+
+REFERENCE_PRODUCER = Path(__file__).parent.parent / "scenarios" / "reference" / \
+    "exercise_producer.py"
+needs_landlock = pytest.mark.skipif(confinement.unavailable() is not None,
+                                    reason=str(confinement.unavailable()))
 
 
 def submission(tmp_path: Path, name: str, source: str) -> Path:
@@ -35,8 +42,9 @@ def test_hard_coded_localhost_9092_reaches_the_lab_broker(
         producer.produce("{kafka_topic}", key=b"k", value=b"hello")
         producer.flush(10)
     """)
-    run = lab_sandbox.start_script(folder, "send.py").finish(30)
+    run = require_ran(lab_sandbox.start_script(folder, "send.py").finish(30))
     assert run.exit_code == 0, run.stderr
+    assert run.confined is (confinement.unavailable() is None)
     [record] = read_topic(kafka_broker, kafka_topic)
     assert (record.key, record.value) == (b"k", b"hello")
     [config] = run.client_configs("producer")
@@ -62,6 +70,7 @@ def test_docker_exec_runs_the_real_kafka_tool_against_the_lab_broker(
     run = lab_sandbox.start_script(folder, "setup.py").finish(60)
     try:
         assert run.exit_code == 0, run.stderr
+        assert not run.of("outside-access"), run.of("outside-access")
         assert partitions_with_leaders(kafka_admin, topic) == 3
         assert run.of("docker")[0]["argv"][:3] == ["exec", "-it", "kafka"]
     finally:
@@ -187,3 +196,170 @@ def test_wrapped_functions_report_calls_and_injected_failures(
     assert run.of("returned")[0]["result"] == ["failed", "B", "A"]
     outcomes = [(call["ident"], call["outcome"]) for call in run.of("call")]
     assert outcomes == [("A", "injected-failure"), ("B", "returned"), ("A", "returned")]
+
+
+def test_a_missing_function_is_named_with_the_file_the_course_expects(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "exercise_consumer.py", """
+        def run():
+            pass
+    """)
+    run = lab_sandbox.start_call(folder, "exercise_consumer.py").finish(30)
+    with pytest.raises(SubmissionError) as raised:
+        require_ran(run)
+    assert str(raised.value) == (
+        "exercise_consumer.py has no function main(); the course asks for one there, which "
+        "the grader calls as main() (functions it has: run())")
+
+
+def test_a_function_that_cannot_take_the_course_call_is_named_with_the_call(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "exercise_benchmark.py", """
+        def benchmark_producer(config):
+            raise AssertionError("never called with a call it cannot take")
+    """)
+    run = lab_sandbox.start_call(folder, "exercise_benchmark.py", call="benchmark_producer",
+                                 args=[{"acks": "all"}, 1000, 100]).finish(30)
+    assert not run.of("raised")
+    with pytest.raises(SubmissionError) as raised:
+        require_ran(run)
+    assert str(raised.value) == (
+        "exercise_benchmark.py defines benchmark_producer(config), but the course calls it as "
+        "benchmark_producer({'acks': 'all'}, 1000, 100) (too many positional arguments)")
+
+
+def test_a_type_error_inside_the_function_is_its_own_failure_not_a_wrong_signature(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "exercise_consumer.py", """
+        def main():
+            return len(5)
+    """)
+    run = require_ran(lab_sandbox.start_call(folder, "exercise_consumer.py").finish(30))
+    assert not run.of("wrong-signature")
+    [raised] = run.of("raised")
+    assert raised["error"] == "TypeError(\"object of type 'int' has no len()\")"
+    assert "object of type 'int' has no len()" in run.summary()
+
+
+PEEK = """
+    import subprocess, sys
+    secret, solution = sys.argv[1:]
+    try:
+        print("python read:", open(secret).read())
+    except PermissionError as error:
+        print("python refused:", error.strerror)
+    cat = subprocess.run(["cat", solution], capture_output=True, text=True)
+    print("cat read:", cat.stdout, "cat said:", cat.stderr.strip())
+"""
+
+
+@needs_landlock
+def test_reading_outside_the_folder_is_refused_by_the_kernel_and_named_in_the_verdict(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "peek.py", PEEK)
+    secret = tmp_path / "other-student.py"
+    secret.write_text("ANSWER = 42\n")
+    run = lab_sandbox.start_script(folder, "peek.py", str(secret), str(REFERENCE_PRODUCER)) \
+        .finish(30)
+    assert run.confined
+    assert "python refused: Permission denied" in run.stdout
+    assert f"cat said: cat: {REFERENCE_PRODUCER}: Permission denied" in run.stdout
+    assert "ANSWER" not in run.stdout
+    assert "delivery_callback" not in run.stdout
+    attempts = {(event["path"], event["mode"], event["program"])
+                for event in run.of("outside-access")}
+    assert attempts == {(str(secret), "read", None), (str(REFERENCE_PRODUCER), "read", "cat")}
+    with pytest.raises(SubmissionError) as raised:
+        require_ran(run)
+    assert str(raised.value) == (
+        f"the submission tried to read {secret} and 1 other path(s), outside its folder; "
+        "submissions may only use their own files")
+
+
+@needs_landlock
+def test_writing_outside_the_folder_is_refused_and_the_file_stays_as_it_was(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    report = tmp_path / "grade.json"
+    report.write_text('{"ex1": "failed"}')
+    folder = submission(tmp_path, "forge.py", """
+        import subprocess, sys
+        report = sys.argv[1]
+        try:
+            open(report, "w").write('{"ex1": "passed"}')
+        except PermissionError as error:
+            print("python refused:", error.strerror)
+        shell = subprocess.run(["sh", "-c", f"echo passed > {report}.new"])
+        print("shell exited with", shell.returncode)
+    """)
+    run = lab_sandbox.start_script(folder, "forge.py", str(report)).finish(30)
+    assert report.read_text() == '{"ex1": "failed"}'
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["grade.json", "submission"]
+    assert "python refused: Permission denied" in run.stdout
+    assert "shell exited with 0" not in run.stdout
+    with pytest.raises(SubmissionError) as raised:
+        require_ran(run)
+    assert str(raised.value).startswith(f"the submission tried to write {report}, outside")
+
+
+def test_a_submission_uses_its_own_files_freely(lab_sandbox: Sandbox, tmp_path: Path) -> None:
+    folder = submission(tmp_path, "own.py", """
+        import os, shutil, subprocess, tempfile
+        from pathlib import Path
+        data = Path("data")
+        data.mkdir()
+        (data / "orders.txt").write_text(Path("own.py").read_text()[:20])
+        os.rename(data / "orders.txt", "orders.txt")
+        shutil.rmtree(data)
+        with tempfile.NamedTemporaryFile("w", delete=False) as scratch:
+            scratch.write("scratch")
+        listed = subprocess.run(["cat", "orders.txt", scratch.name], capture_output=True,
+                                text=True, check=True)
+        print(sorted(os.listdir(".")), listed.stdout)
+    """)
+    run = require_ran(lab_sandbox.start_script(folder, "own.py").finish(30))
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.strip() == "['orders.txt', 'own.py'] \nimport os, shutil, scratch"
+    assert not run.of("outside-access")
+
+
+def test_the_graders_own_driver_beside_the_submission_may_be_imported(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    folder = submission(tmp_path, "exercise_exactly_once.py", """
+        def process_payment(payment):
+            return payment["amount"] > 0
+    """)
+    driver = tmp_path / "driver" / "ex4_driver.py"
+    driver.parent.mkdir()
+    driver.write_text("import exercise_exactly_once as exercise\n\n"
+                      "def replay(payments):\n"
+                      "    return [exercise.process_payment(p) for p in payments]\n")
+    run = require_ran(lab_sandbox.start_call(folder, str(driver), call="replay",
+                                             args=[[{"amount": 5}, {"amount": 0}]]).finish(30))
+    assert run.of("returned")[0]["result"] == [True, False]
+
+
+def test_without_landlock_runs_go_unconfined_and_say_so(
+    lab_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(confinement, "abi", lambda: 0)
+    sandbox = Sandbox(lab_sandbox.bootstrap, lab_sandbox.distribution, tmp_path / "grading")
+    folder = submission(tmp_path, "peek.py", PEEK)
+    secret = tmp_path / "other-student.py"
+    secret.write_text("ANSWER = 42\n")
+    try:
+        run = sandbox.start_script(folder, "peek.py", str(secret), str(REFERENCE_PRODUCER)) \
+            .finish(30)
+    finally:
+        sandbox.cleanup()
+    assert sandbox.unconfined_reason is not None
+    assert "Landlock is not available" in sandbox.unconfined_reason
+    assert not run.confined
+    assert "python read: ANSWER = 42" in run.stdout  # nothing refused it
+    with pytest.raises(SubmissionError, match="tried to read"):  # the watch still tells
+        require_ran(run)

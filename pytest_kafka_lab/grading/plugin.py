@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.distribution import resolve_distribution
+from pytest_kafka_lab.grading import confinement
 from pytest_kafka_lab.grading.course import EXERCISE_FILES, reset_course
 from pytest_kafka_lab.grading.report import Check, Grade
 from pytest_kafka_lab.grading.sandbox import Run, Sandbox
@@ -29,7 +30,8 @@ MISSING = "missing:"
 
 
 class SubmissionError(Exception):
-    """The submission could not run at all (syntax error, crash on import)."""
+    """The submission could not run at all (syntax error, crash on import, no such
+    function or not one the course can call), or reached outside its folder."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,8 +74,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item.get_closest_marker("exercise") is not None]
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"kafka-lab grading: {config.stash[GRADE].submission}"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    confined = confinement.unavailable() or (
+        f"runs confined to their folder (Landlock ABI {confinement.abi()})")
+    return [f"kafka-lab grading: {config.stash[GRADE].submission}",
+            f"kafka-lab grading: {confined}"]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -168,10 +173,37 @@ def require_exercise(submission: Path, exercise: str) -> None:
 
 
 def require_ran(run: Run) -> Run:
-    """Raise ``SubmissionError`` when the submission could not even start its work."""
+    """Raise ``SubmissionError`` when the submission could not even start its work, or
+    tried to reach outside its folder (which the kernel refused)."""
+    problem = outside_access(run) or unfit_function(run)
+    if problem:
+        raise SubmissionError(problem)
     failed = run.of("import-failed")
     if failed:
         raise SubmissionError(f"the submission could not be imported: {failed[0]['error']}")
     if run.exit_code not in (0, None) and "SyntaxError" in run.stderr:
         raise SubmissionError(f"the submission has a syntax error:\n{run.stderr[-800:]}")
     return run
+
+
+def outside_access(run: Run) -> str | None:
+    attempts = run.of("outside-access")
+    if not attempts:
+        return None
+    first = attempts[0]
+    through = f" (through {first['program']})" if first.get("program") else ""
+    others = f" and {len(attempts) - 1} other path(s)" if len(attempts) > 1 else ""
+    return (f"the submission tried to {first['mode']} {first['path']}{through}{others}, "
+            "outside its folder; submissions may only use their own files")
+
+
+def unfit_function(run: Run) -> str | None:
+    for event in run.of("missing-function"):
+        defined = ", ".join(f"{name}()" for name in event.get("defined", [])) or "none"
+        return (f"{event['file']} has no function {event['function']}(); the course asks "
+                f"for one there, which the grader calls as {event['expected']} "
+                f"(functions it has: {defined})")
+    for event in run.of("wrong-signature"):
+        return (f"{event['file']} defines {event['actual']}, but the course calls it as "
+                f"{event['expected']} ({event['reason']})")
+    return None

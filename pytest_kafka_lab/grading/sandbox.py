@@ -1,5 +1,6 @@
 """Running untrusted submissions: a process of their own, a copy of their folder, an
-environment with nothing secret, a deadline, and nothing left running afterwards."""
+environment with nothing secret, a deadline, nothing on disk beyond their own folder and
+what Python and Java need (``confinement``), and nothing left running afterwards."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_kafka_lab.distribution import Distribution
+from pytest_kafka_lab.grading import confinement
+from pytest_kafka_lab.grading.boundary import Boundary
 from pytest_kafka_lab.grading.docker_shim import CLASSPATH_VARIABLE, JAVA_VARIABLE
 from pytest_kafka_lab.grading.events import BOOTSTRAP_VARIABLE, EVENTS_VARIABLE, read_events
 from pytest_kafka_lab.processes import die_with_parent, kill_group
@@ -43,6 +46,7 @@ class Run:
     events: list[Event]
     seconds: float
     interrupted: bool = False
+    confined: bool = False  # the kernel kept it inside its boundary (Landlock)
 
     def of(self, kind: str, **match: Any) -> list[Event]:
         """The events of ``kind`` whose fields equal ``match``."""
@@ -74,6 +78,7 @@ class SubmissionProcess:
     marker: str
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
+    confined: bool = False
 
     @property
     def events(self) -> list[Event]:
@@ -119,6 +124,7 @@ class SubmissionProcess:
             events=self.events,
             seconds=time.monotonic() - self.started,
             interrupted=self.interrupted,
+            confined=self.confined,
         )
 
 
@@ -157,6 +163,8 @@ class Sandbox:
                           "sys.exit(main())\n")
         docker.chmod(0o755)
         self.runs = 0
+        # None when runs are confined; else why not, for a report to tell.
+        self.unconfined_reason = confinement.unavailable()
 
     def environment(self, workdir: Path, marker: str) -> dict[str, str]:
         """Only what a submission needs: no tokens, keys or CI secrets of the grader."""
@@ -176,20 +184,45 @@ class Sandbox:
             CLASSPATH_VARIABLE: self.distribution.classpath,
         }
 
-    def start(self, submission: Path, command: list[str]) -> SubmissionProcess:
-        """Copy the submission and start ``command`` in the copy."""
+    def boundary(self, workdir: Path, readable: Sequence[Path] = ()) -> Boundary:
+        """What a run may read (what Python and Java need, and ``readable``) and write
+        (its own folder): never the grader's report, other submissions or solutions."""
+        return Boundary.of(
+            [*confinement.SYSTEM_FOLDERS, *confinement.system_files(),
+             *confinement.python_folders(), *confinement.java_folders(self.distribution),
+             self.bin, *readable],
+            [workdir, *confinement.DEVICES])
+
+    def start(self, submission: Path, command: list[str],
+              readable: Sequence[Path] = ()) -> SubmissionProcess:
+        """Copy the submission and start ``command`` in the copy, inside its boundary."""
         self.runs += 1
         workdir = self.root / f"run-{self.runs}"
         shutil.copytree(submission, workdir / "submission",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         (workdir / "events.jsonl").touch()
         marker = uuid.uuid4().hex
-        with (workdir / "stdout.txt").open("wb") as out, (workdir / "stderr.txt").open("wb") as err:
-            process = subprocess.Popen(
-                command, cwd=workdir / "submission", env=self.environment(workdir, marker),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=die_with_parent,
-            )
-        return SubmissionProcess(process, workdir, marker)
+        boundary = self.boundary(workdir, readable)
+        environment = {**self.environment(workdir, marker), **boundary.environment()}
+        # Built here, entered by the child between fork and exec: two syscalls there.
+        ruleset = None if self.unconfined_reason else confinement.build(boundary)
+
+        def confine() -> None:
+            die_with_parent()
+            if ruleset is not None:
+                confinement.enter(ruleset)
+
+        try:
+            with (workdir / "stdout.txt").open("wb") as out, \
+                    (workdir / "stderr.txt").open("wb") as err:
+                process = subprocess.Popen(
+                    command, cwd=workdir / "submission", env=environment,
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=confine,
+                )
+        finally:
+            if ruleset is not None:
+                os.close(ruleset)
+        return SubmissionProcess(process, workdir, marker, confined=ruleset is not None)
 
     def start_script(self, submission: Path, filename: str, *args: str) -> SubmissionProcess:
         """``python FILE``, as a student runs it."""
@@ -201,8 +234,10 @@ class Sandbox:
         """Import FILE as a module and call one function, observing those in ``wrap``."""
         spec = {"file": filename, "call": call, "args": args or [], "kwargs": kwargs or {},
                 "wrap": wrap or {}}
+        # An absolute FILE is the harness's own (a driver beside the submission): readable.
+        driver = [Path(filename)] if Path(filename).is_absolute() else []
         return self.start(submission, [sys.executable, "-m", "pytest_kafka_lab.grading.runner",
-                                       json.dumps(spec)])
+                                       json.dumps(spec)], readable=driver)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

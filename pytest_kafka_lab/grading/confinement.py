@@ -1,0 +1,189 @@
+"""The kernel keeps a graded run inside its boundary: Landlock, Linux's unprivileged
+security module (kernel 5.13 and later).
+
+The grader builds a ruleset for each run (``build``): read and execute on what Python
+and Java need, read and write in the run's own folder. The child, between fork and
+exec, forbids itself new privileges and enters the ruleset (``enter``); the rules hold
+for it and every process it starts, and anything else on disk fails with ``EACCES``.
+Where Landlock is missing (another system, an older kernel, the module switched off)
+runs go unconfined, and ``unavailable()`` says why.
+
+Not covered: ``/proc`` stays readable (Java needs it), and a run could still read
+``/proc/PID/environ`` of a process of the same user (seen on Linux 6.18): the grader's
+own environment is no place for secrets a run must not see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import platform
+import site
+import stat
+import sys
+import sysconfig
+from functools import cache
+from pathlib import Path
+
+import pytest_kafka_lab
+from pytest_kafka_lab.distribution import Distribution
+from pytest_kafka_lab.grading.boundary import Boundary
+
+# Syscall numbers (the same on every Linux architecture but alpha) and flags of
+# <linux/landlock.h> and <linux/prctl.h>.
+SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
+CREATE_RULESET_VERSION = 1
+RULE_PATH_BENEATH = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+MAKE_CHAR, MAKE_BLOCK, TRUNCATE, IOCTL_DEV = 1 << 6, 1 << 11, 1 << 14, 1 << 15
+# The filesystem rights each ABI version knows: 13 in the first, then REFER (2),
+# TRUNCATE (3), IOCTL_DEV (5); versions 4, 6 and 7 added network and other rules.
+FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
+READ = EXECUTE | READ_FILE | READ_DIR
+# Never granted: a block device node made by a run as root would open the disk.
+MAKE_DEVICE = MAKE_CHAR | MAKE_BLOCK
+FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV  # all a file may get
+
+SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc",
+                  "/sys")
+# /dev as a whole is not readable: for root, it holds the raw disks.
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+
+
+class ConfinementError(OSError):
+    """Landlock is there, but refused the ruleset: a fault of the grader, not of a run."""
+
+
+class RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64),
+                ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+@cache
+def libc() -> ctypes.CDLL:
+    library = ctypes.CDLL(None, use_errno=True)
+    library.syscall.restype = ctypes.c_long
+    return library
+
+
+def syscall(number: int, *args: object) -> int:
+    result = int(libc().syscall(ctypes.c_long(number), *args))
+    if result < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    return result
+
+
+@cache
+def abi() -> int:
+    """The Landlock ABI version the kernel speaks; 0 where there is none."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    try:
+        return syscall(SYS_CREATE_RULESET, None, ctypes.c_size_t(0),
+                       ctypes.c_uint32(CREATE_RULESET_VERSION))
+    except (OSError, AttributeError):  # ENOSYS, EOPNOTSUPP; no syscall() in this libc
+        return 0
+
+
+def unavailable() -> str | None:
+    """Why runs cannot be confined here, or None when they can."""
+    if abi() > 0:
+        return None
+    return (f"Landlock is not available on this system ({sys.platform}, "
+            f"{platform.release()}): submissions run unconfined")
+
+
+def handled_rights() -> int:
+    return FS_RIGHTS_BY_ABI[max(version for version in FS_RIGHTS_BY_ABI if version <= abi())]
+
+
+def build(boundary: Boundary) -> int:
+    """A Landlock ruleset (a file descriptor, closed on exec) for ``boundary``."""
+    handled = handled_rights()
+    attr = RulesetAttr(handled_access_fs=handled)
+    try:
+        ruleset = syscall(SYS_CREATE_RULESET, ctypes.byref(attr),
+                          ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
+    except OSError as error:
+        raise ConfinementError(error.errno, f"landlock_create_ruleset: {error.strerror}") \
+            from error
+    try:
+        for path in boundary.readable:
+            allow(ruleset, path, READ & handled)
+        for path in boundary.writable:
+            allow(ruleset, path, handled & ~MAKE_DEVICE)
+    except BaseException:
+        os.close(ruleset)
+        raise
+    return ruleset
+
+
+def allow(ruleset: int, path: str, rights: int) -> None:
+    """Grant ``rights`` on ``path`` and all beneath it; a path that does not exist is no
+    rule (what is not there cannot be read)."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    try:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            rights &= FILE_RIGHTS  # a file takes no folder rights (EINVAL)
+        attr = PathBeneathAttr(allowed_access=rights, parent_fd=fd)
+        syscall(SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH),
+                ctypes.byref(attr), ctypes.c_uint32(0))
+    except OSError as error:
+        raise ConfinementError(error.errno, f"landlock_add_rule {path}: {error.strerror}") \
+            from error
+    finally:
+        os.close(fd)
+
+
+def enter(ruleset: int) -> None:
+    """In the child, before exec: confine this process and all it will start, for good.
+    No new privileges is the price of an unprivileged Landlock (and no setuid escape)."""
+    if libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
+
+
+# --- what a run needs --------------------------------------------------------------------
+
+
+def python_folders() -> list[Path]:
+    """This Python: its prefixes (a venv and the Python it was made from), its standard
+    library and site-packages, and this package (an editable install lives elsewhere)."""
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+               os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable)),
+               *site.getsitepackages()}
+    folders.update(path for name, path in sysconfig.get_paths().items()
+                   if name in ("stdlib", "platstdlib", "purelib", "platlib"))
+    folders.add(str(Path(pytest_kafka_lab.__file__).parent))
+    return [Path(folder) for folder in sorted(folders)]
+
+
+def java_folders(distribution: Distribution) -> list[Path]:
+    """The Java (its whole home: ``bin/java``'s grandparent) and Kafka's jars."""
+    java = Path(os.path.realpath(distribution.java))
+    folders = [distribution.java.parent, java.parent.parent]
+    for entry in distribution.classpath.split(os.pathsep):
+        folders.append(Path(entry.removesuffix("*")) if entry.endswith("*") else Path(entry))
+    return folders
+
+
+def system_files() -> list[Path]:
+    """Files of /etc that may point elsewhere (``/etc/resolv.conf`` into ``/run``)."""
+    found = []
+    for name in ("/etc/resolv.conf", "/etc/hosts", "/etc/localtime"):
+        with contextlib.suppress(OSError):
+            found.append(Path(os.path.realpath(name, strict=True)))
+    return found
