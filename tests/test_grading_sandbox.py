@@ -116,6 +116,27 @@ def test_the_environment_holds_no_secret_of_the_grader(
     assert names >= {"PATH", "HOME"}
 
 
+@pytest.mark.skipif(confinement.unavailable() is not None, reason="needs Landlock")
+def test_a_run_can_neither_read_the_graders_process_nor_signal_it(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The grader's own environment may hold secrets: its ``/proc`` files are closed to a
+    run, and so is sending it a signal (a run killing its grader)."""
+    folder = submission(tmp_path, "spy.py", """
+        import os
+        grader = os.getppid()
+        for attempt in (lambda: open(f"/proc/{grader}/environ", "rb").read(),
+                        lambda: os.kill(grader, 0)):  # 0: only the permission check
+            try:
+                attempt()
+                print("allowed")
+            except PermissionError:
+                print("denied")
+    """)
+    run = lab_sandbox.start_script(folder, "spy.py").finish(30)
+    assert run.stdout.split() == ["denied", "denied"], run.stdout + run.stderr
+
+
 def test_a_child_that_leaves_the_process_group_is_still_killed(
     lab_sandbox: Sandbox, tmp_path: Path
 ) -> None:

@@ -8,9 +8,12 @@ for it and every process it starts, and anything else on disk fails with ``EACCE
 Where Landlock is missing (another system, an older kernel, the module switched off)
 runs go unconfined, and ``unavailable()`` says why.
 
-Not covered: ``/proc`` stays readable (Java needs it), and a run could still read
-``/proc/PID/environ`` of a process of the same user (seen on Linux 6.18): the grader's
-own environment is no place for secrets a run must not see.
+Landlock leaves ``/proc/PID/environ`` of a process of the same user readable (seen on
+Linux 6.18), and lets a run signal any such process. So the grader makes itself
+non-dumpable (``hide_grader``), which keeps its ``/proc`` files from anyone without
+``CAP_SYS_PTRACE``; the child drops every capability before exec (a root grader's run
+is root without root's powers); and where the ABI knows it (6+), the ruleset forbids
+signals to processes outside the run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 CREATE_RULESET_VERSION = 1
 RULE_PATH_BENEATH = 1
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+LAST_CAPABILITY = 63  # beyond the kernel's last, PR_CAPBSET_DROP fails harmlessly
+CAPABILITY_VERSION_3 = 0x20080522
+SCOPE_SIGNAL = 1 << 1  # ABI 6: no signals to processes outside the domain
 
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 MAKE_CHAR, MAKE_BLOCK, TRUNCATE, IOCTL_DEV = 1 << 6, 1 << 11, 1 << 14, 1 << 15
@@ -61,6 +69,15 @@ class RulesetAttr(ctypes.Structure):
     _fields_ = [("handled_access_fs", ctypes.c_uint64),
                 ("handled_access_net", ctypes.c_uint64),
                 ("scoped", ctypes.c_uint64)]
+
+
+class CapabilityHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapabilityData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
 
 
 class PathBeneathAttr(ctypes.Structure):
@@ -110,7 +127,7 @@ def handled_rights() -> int:
 def build(boundary: Boundary) -> int:
     """A Landlock ruleset (a file descriptor, closed on exec) for ``boundary``."""
     handled = handled_rights()
-    attr = RulesetAttr(handled_access_fs=handled)
+    attr = RulesetAttr(handled_access_fs=handled, scoped=SCOPE_SIGNAL if abi() >= 6 else 0)
     try:
         ruleset = syscall(SYS_CREATE_RULESET, ctypes.byref(attr),
                           ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
@@ -153,7 +170,25 @@ def enter(ruleset: int) -> None:
     No new privileges is the price of an unprivileged Landlock (and no setuid escape)."""
     if libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    drop_capabilities()
     syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
+
+
+def drop_capabilities() -> None:
+    """None now, none after exec: without ``CAP_SYS_PTRACE`` a run cannot read the
+    non-dumpable grader's ``/proc`` files, nor override file permissions as root."""
+    for capability in range(LAST_CAPABILITY + 1):
+        libc().prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
+    header = CapabilityHeader(CAPABILITY_VERSION_3, 0)
+    if libc().capset(ctypes.byref(header), ctypes.byref((CapabilityData * 2)())) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def hide_grader() -> None:
+    """Make this process non-dumpable: its ``/proc/PID/environ`` (the grader's secrets)
+    and memory are then closed to processes without ``CAP_SYS_PTRACE``, as runs are."""
+    if sys.platform.startswith("linux"):
+        libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 # --- what a run needs --------------------------------------------------------------------

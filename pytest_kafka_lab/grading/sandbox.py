@@ -165,6 +165,8 @@ class Sandbox:
         self.runs = 0
         # None when runs are confined; else why not, for a report to tell.
         self.unconfined_reason = confinement.unavailable()
+        if self.unconfined_reason is None:
+            confinement.hide_grader()
 
     def environment(self, workdir: Path, marker: str) -> dict[str, str]:
         """Only what a submission needs: no tokens, keys or CI secrets of the grader."""
