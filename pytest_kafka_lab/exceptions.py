@@ -55,3 +55,12 @@ class BrokerNotReadyError(KafkaLabError):
 
 class BackendUnavailableError(KafkaLabError):
     """A backend's prerequisite (Docker engine, an extra) is absent."""
+
+
+class BrokerDiedError(KafkaLabError):
+    """The session's broker process ended while the run still used it; the message says
+    how it ended and carries its log tail."""
+
+    def __init__(self, message: str, ended: str) -> None:
+        super().__init__(message)
+        self.ended = ended

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -23,10 +24,11 @@ from pytest_kafka_lab.backends.external import ExternalCluster
 from pytest_kafka_lab.clients import ClientFactory, RecordingProducer, client_factory_fixture
 from pytest_kafka_lab.config import LabConfig, add_options, get_config
 from pytest_kafka_lab.distribution import KAFKA_VERSION, resolve_distribution
+from pytest_kafka_lab.exceptions import BrokerDiedError
 from pytest_kafka_lab.groups import group_factory_fixture
 from pytest_kafka_lab.lifecycle import BrokerHolder
 from pytest_kafka_lab.naming import run_prefix, unique_name
-from pytest_kafka_lab.progress import status
+from pytest_kafka_lab.progress import status, uncaptured
 from pytest_kafka_lab.readiness import CLIENT_LOGGER
 from pytest_kafka_lab.tools import KafkaTools
 
@@ -62,6 +64,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     holder = config.stash.get(HOLDER, None)
     if holder is None:
         return
+    holder.bury_if_dead()  # nothing left to sweep, and a dead address would only time out
     if isinstance(holder.broker, ExternalCluster):
         topics.sweep(holder.broker.client_config(), run_prefix())
     holder.close()
@@ -100,6 +103,104 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     return []
 
 
+def uses_broker(item: pytest.Item) -> bool:
+    return "kafka_broker" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True
+    if uses_broker(item):
+        replace_dead_broker(item)
+    return (yield from failing_if_the_broker_dies(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True  # the failure is the broker's, not this hook's
+    return (yield from failing_if_the_broker_dies(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True  # the failure is the broker's, not this hook's
+    return (yield from failing_if_the_broker_dies(item))
+
+
+def failing_if_the_broker_dies(item: pytest.Item) -> Generator[None, object, object]:
+    """Wrap a phase of a test that uses the broker: if the broker died meanwhile, the phase
+    fails with how it ended and its log tail (chained to the test's own error, if any),
+    so the cause shows where the symptom (a client timing out) would otherwise be alone."""
+    __tracebackhide__ = True
+    try:
+        result = yield
+    except (KeyboardInterrupt, pytest.exit.Exception):
+        raise
+    except BaseException as error:
+        death = newly_dead(item)
+        if death is None:
+            raise
+        raise death from error
+    death = newly_dead(item)
+    if death is not None:
+        raise death
+    return result
+
+
+def newly_dead(item: pytest.Item) -> BrokerDiedError | None:
+    return item.config.stash[HOLDER].newly_dead() if uses_broker(item) else None
+
+
+def replace_dead_broker(item: pytest.Item) -> None:
+    """Before a test that needs the broker: if it died, drop what pytest cached on it and
+    start a fresh one, announced like the first. A failed start (or an xdist worker's
+    refusal) stays with the holder, and the ``kafka_broker`` fixture raises it."""
+    holder = item.config.stash[HOLDER]
+    death = holder.bury_if_dead()
+    if death is None:
+        return
+    forget_cached_broker(item)
+    if holder.error is not None:  # an xdist worker's: it does not restart the broker
+        return
+    try:
+        fresh = holder.get()
+    except Exception:
+        return
+    announce(item.config, f"kafka-lab: the broker died ({death.ended}); started a fresh "
+                          f"one: {fresh.describe()}")
+
+
+def forget_cached_broker(item: pytest.Item) -> None:
+    """Finish pytest's cached ``kafka_broker``, so that the next request gets the fresh one.
+
+    ``kafka_broker`` stays session-scoped and is the real broker object, not a proxy whose
+    address changes under it: a proxy would leave pytest's cache of everything built on
+    the old broker (``kafka_admin``'s client, a suite's session topics) pointing at a dead
+    address, or missing on the new broker. Finishing the fixture makes pytest first finish
+    every fixture that depends on it, whatever its scope (``kafka_admin``, ``kafka_tools``,
+    the suite's own), and build each again when next asked, on the fresh broker. Tests
+    that already hold the old address are not retried. pytest has no public call for this;
+    ``FixtureDef.finish`` is what it uses itself when a parametrized fixture changes.
+    """
+    info = getattr(item, "_fixtureinfo", None)
+    request = getattr(item, "_request", None)
+    for definition in info.name2fixturedefs.get("kafka_broker", ()) if info else ():
+        try:
+            definition.finish(request)
+        except Exception as error:  # a teardown that still wanted the dead broker
+            warnings.warn(pytest.PytestWarning(
+                f"tearing down fixtures built on the dead Kafka broker failed: {error!r}"),
+                stacklevel=1)
+
+
+def announce(config: pytest.Config, line: str) -> None:
+    """A line in the terminal, between tests' progress, past pytest's capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        with uncaptured(config):
+            reporter.write_line(line)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: start the broker once and hand its address to every worker."""
@@ -122,7 +223,9 @@ def kafka_lab_config(pytestconfig: pytest.Config) -> LabConfig:
 @pytest.fixture(scope="session")
 def kafka_broker(pytestconfig: pytest.Config) -> KafkaBroker:
     """The session's broker: ``bootstrap_servers``, ``client_config(**overrides)``,
-    ``kafka_version``. Started on first use, stopped when the run ends."""
+    ``kafka_version``. Started on first use, stopped when the run ends. A local broker
+    that dies fails the test during which it died; the next test gets a fresh one, and
+    the fixtures built on the dead one are built again (see ``forget_cached_broker``)."""
     return pytestconfig.stash[HOLDER].get()
 
 

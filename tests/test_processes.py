@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,9 +22,11 @@ from typing import Any
 import psutil
 import pytest
 
+from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.waiting import wait_for
 
 INNER_TIMEOUT = 180
+EXAMPLES = Path(__file__).parent / "examples"
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -224,3 +228,93 @@ def test_a_port_already_in_use_is_reported_with_what_to_do(
     if data_dirs_left():
         problems.append(f"data folders left behind: {data_dirs_left()}")
     assert not problems, "\n".join(problems) + f"\n--- inner output ---\n{text}"
+
+
+# --- the broker dies during the run ---------------------------------------------------------
+
+
+def test_a_broker_dying_mid_test_fails_that_test_and_the_next_gets_a_fresh_one(
+    processes_example: Path, lab_pytester: pytest.Pytester, jvms: Any,
+    data_dirs_left: Callable[[], list[str]],
+) -> None:
+    result = lab_pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_broker_dies.py",
+                                               timeout=INNER_TIMEOUT)
+    text = result.stdout.str()
+    result.assert_outcomes(passed=2, failed=1)
+    first, third = ((processes_example / f"bootstrap-{name}.txt").read_text()
+                    for name in ("first", "third"))
+    killed_pid = (processes_example / "jvm-first.txt").read_text().split()[0]
+    problems = []
+    if "FAILED test_broker_dies.py::test_the_broker_dies" not in text:
+        problems.append("it is not the test during which the broker died that failed")
+    if not re.search(rf"The Kafka broker at {re.escape(first)} \(pid {killed_pid}\) died "
+                     "during this test: killed by SIGKILL", text):
+        problems.append(f"the failure does not say the broker {killed_pid} died of SIGKILL")
+    if "Kafka Server started" not in text.partition("ends with:")[2]:
+        problems.append("the failure does not show the dead broker's log tail")
+    if not re.search(r"kafka-lab: the broker died \(killed by SIGKILL\); started a fresh "
+                     rf"one: .*bootstrap {re.escape(third)}, ready in [\d.]+s", text):
+        problems.append(f"the fresh broker at {third} was not announced")
+    if third == first:
+        problems.append(f"the third test got the dead broker's address {first}")
+    # The run is over: neither JVM may outlive it, nor either data folder.
+    left = [jvm.pid for jvm in (jvms.recorded(processes_example / f"jvm-{name}.txt")
+                                for name in ("first", "third")) if jvm and jvms.alive(jvm)]
+    if left or port_answers(third) or data_dirs_left():
+        problems.append(f"left behind: JVMs {left}, data folders {data_dirs_left()}, "
+                        f"something on {third}: {port_answers(third)}")
+    assert not problems, "\n".join(problems) + f"\n--- inner output ---\n{text}"
+
+
+def test_a_broker_dying_under_xdist_fails_the_tests_and_is_not_restarted(
+    lab_pytester: pytest.Pytester, jvms: Any, data_dirs_left: Callable[[], list[str]],
+) -> None:
+    lab_pytester.copy_example("test_broker_dies_under_xdist.py")
+    result = lab_pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "1",
+                                               timeout=INNER_TIMEOUT)
+    text = result.stdout.str()
+    result.assert_outcomes(failed=1, errors=1)
+    problems = []
+    if not re.search(r"died during this test: its process is gone\. It is not restarted: "
+                     "under pytest-xdist", text):
+        problems.append("the test that killed the broker does not fail with its death")
+    if not re.search(r"ERROR .*test_needs_the_broker_after", text) or (
+            "died earlier in this run" not in text):
+        problems.append("the test after the death does not fail with it at setup")
+    if "started a fresh one" in text:
+        problems.append("a worker started a broker of its own")
+    jvm = jvms.recorded(lab_pytester.path / "jvm.txt")
+    if (jvm is not None and jvms.alive(jvm)) or data_dirs_left():
+        problems.append(f"left behind: JVM {jvm}, data folders {data_dirs_left()}")
+    assert not problems, "\n".join(problems) + f"\n--- inner output ---\n{text}"
+
+
+# --- two runs at once -----------------------------------------------------------------------
+
+
+def test_two_runs_at_once_each_start_their_own_broker_and_leave_none(
+    lab_pytester: pytest.Pytester, kafka_lab_config: LabConfig, inner_runs: list[InnerRun],
+    jvms: Any, data_dirs_left: Callable[[], list[str]],
+) -> None:
+    for name in ("first", "second"):
+        folder = lab_pytester.mkdir(name)
+        for example in ("conftest.py", "test_holds_until_released.py"):
+            shutil.copy(EXAMPLES / "processes" / example, folder)
+        inner_runs.append(InnerRun(folder, "test_holds_until_released.py"))
+    for run in inner_runs:
+        run.wait_until((run.folder / "started.txt").exists, "its broker to answer")
+    # Both runs hold their brokers now: each under its own pytest, on its own port.
+    started = [the_jvm_of(run, jvms) for run in inner_runs]
+    addresses = [(run.folder / "started.txt").read_text() for run in inner_runs]
+    assert started[0].pid != started[1].pid
+    assert addresses[0] != addresses[1]
+    assert all(port_answers(address) for address in addresses)
+    for run in inner_runs:
+        (run.folder / "release.txt").write_text("done")
+    for run in inner_runs:
+        assert run.finish() == pytest.ExitCode.OK, run.text()
+        assert f"jars cached in {kafka_lab_config.cache_dir}" in run.text()
+    # The runs are over: their JVMs must already be gone, not merely going.
+    assert [jvm.pid for jvm in started if jvms.alive(jvm)] == []
+    assert not any(port_answers(address) for address in addresses)
+    assert data_dirs_left() == []

@@ -85,6 +85,14 @@ def port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def tail_of(log: Path, lines: int = 40) -> str:
+    """The last ``lines`` of the file ``log``; empty if it is not there (any more)."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 # Formatted storage is made once and copied (see ``_formatted_template``); every node of
 # every lab cluster shares this id, so nodes formatted at different times agree.
 LAB_CLUSTER_ID = base64.urlsafe_b64encode(
@@ -193,9 +201,7 @@ class LocalBroker:
         return self.data_dir / "broker.log"
 
     def log_tail(self, lines: int = 40) -> str:
-        if self.data_dir is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "" if self.data_dir is None else tail_of(self.log_path, lines)
 
     def __enter__(self) -> LocalBroker:
         self.start()
@@ -371,7 +377,7 @@ class LocalBroker:
                 "another port with --kafka-port (0 picks a free one)."
             ) from error
         except (ProcessExitedWithError, TimeoutExpired) as error:
-            tail, kept = self.log_tail(), self._keep_failed_log()
+            tail, kept = self.log_tail(), self.keep_log("failed-start-broker.log")
             self.stop()
             what = ("exited while starting" if isinstance(error, ProcessExitedWithError)
                     else f"did not answer within {self.config.start_timeout:g}s")
@@ -379,9 +385,9 @@ class LocalBroker:
                 f"the Kafka broker {what}. Its log (kept as {kept}) ends with:\n{tail}"
             ) from error
 
-    def _keep_failed_log(self) -> Path:
-        """Copy the log of a failed start out of the data folder, which goes."""
-        kept = self.config.cache_dir / "failed-start-broker.log"
+    def keep_log(self, name: str) -> Path:
+        """Copy the log out of the data folder, which goes, into the cache as ``name``."""
+        kept = self.config.cache_dir / name
         with contextlib.suppress(OSError):
             self.config.cache_dir.mkdir(parents=True, exist_ok=True)
             shutil.copy(self.log_path, kept)
@@ -404,6 +410,9 @@ class LocalBroker:
     def stop(self, keep_data: bool = False) -> None:
         """Stop the broker cleanly; kill its process group if that takes too long."""
         clean = False
+        if self.process is not None and self.exit_code() is not None:
+            self.process.release()  # it died: nothing to stop, and no archive to keep
+            self.process = None
         if self.process is not None:
             try:
                 self.process.stop()
@@ -431,6 +440,14 @@ class LocalBroker:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def exit_code(self) -> int | None:
+        """How the JVM ended by itself (``Popen.returncode``, negative for a signal); None
+        while it runs, and for a broker not watched from here (detached, or not started)."""
+        if self.process is None or self.process.process is None:
+            return None
+        code: int | None = self.process.process.poll()
+        return code
 
     @property
     def pid(self) -> int | None:
