@@ -28,6 +28,10 @@ def die_with_parent() -> None:
     while the thread that spawned the child lives, so spawn from a long-lived thread.
     """
     os.setsid()
+    # Started from a background job (``pytest ... &`` in a script), a child inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt: Ctrl-C sent by the
+    # harness would go unheard.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     libc_name = ctypes.util.find_library("c")
     if libc_name:
         libc = ctypes.CDLL(libc_name, use_errno=True)

@@ -31,6 +31,12 @@ EXAMPLES = Path(__file__).parent / "examples"
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 
+def hear_ctrl_c() -> None:
+    """Even when this run is a background job (SIGINT ignored, and inherited so): the
+    inner pytest must take the Ctrl-C these tests send it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class InnerRun:
     """A user's ``pytest`` in its own session (as a terminal's foreground job would be)."""
 
@@ -41,6 +47,7 @@ class InnerRun:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", *args],
                 cwd=folder, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=hear_ctrl_c,
             )
 
     def text(self) -> str:
