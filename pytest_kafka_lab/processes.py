@@ -88,7 +88,8 @@ class ReportingProcess:
             return result
 
         return wait_for(satisfied, timeout, f"{self.name}: {awaited}",
-                        lambda: f"{len(self.events)} events, last: {self.events[-1:]}")
+                        lambda: f"{len(self.events)} events, last: {self.events[-1:]}; "
+                                f"its stderr ends: {self.stderr_tail(1500)}")
 
     def stderr_tail(self, size: int = 2000) -> str:
         self._stderr.seek(0, os.SEEK_END)

@@ -64,6 +64,7 @@ def rewind(consumer: Consumer) -> None:
 
 def copy_batch(producer: Producer, consumer: Consumer, spec: dict[str, Any],
                batch: list[Message], number: int) -> None:
+    emit("copying", transaction=number, records=len(batch))
     producer.begin_transaction()
     for message in batch:
         producer.produce(spec["output"], key=message.key(), value=transform(message.value()))
