@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,19 @@ class RecordingProducer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.producer, name)
+
+
+def produce_until(stop: threading.Event, producer: Producer | RecordingProducer, topic: str,
+                  first: int = 0) -> int:
+    """A message every few milliseconds until ``stop`` is set: work that goes on while a
+    test injects a fault. Values count up from ``first`` (six digits), keys spread over
+    50; returns the next number, so a later call can continue the sequence."""
+    number = first
+    while not stop.is_set():
+        producer.produce(topic, key=f"k{number % 50}", value=f"{number:06d}")
+        number += 1
+        producer.poll(0.005)
+    return number
 
 
 class ClientFactory:

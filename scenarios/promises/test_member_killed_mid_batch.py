@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.clients import RecordingProducer
+from pytest_kafka_lab.clients import RecordingProducer, produce_until
 from pytest_kafka_lab.groups import ConsumerGroup, Member
 from pytest_kafka_lab.readers import end_offsets
 from pytest_kafka_lab.topics import TopicFactory
@@ -22,15 +22,6 @@ from pytest_kafka_lab.waiting import wait_for
 
 COMMIT_EVERY = 10
 PARTITIONS = 6
-
-
-def produce_steadily(producer: RecordingProducer, topic: str, stop: threading.Event) -> None:
-    """A message every few milliseconds until ``stop``: the group works while it changes."""
-    number = 0
-    while not stop.is_set():
-        producer.produce(topic, key=str(number % 60), value=str(number))
-        number += 1
-        producer.poll(0.005)
 
 
 def commits_going_backwards(members: list[Member]) -> list[str]:
@@ -57,7 +48,7 @@ def kill_mid_batch(
     group.wait_for_stable(every_partition, counts=[3, 3])
     victim = group.members[0]
     stop = threading.Event()
-    producing = threading.Thread(target=produce_steadily, args=(producer, topic, stop))
+    producing = threading.Thread(target=produce_until, args=(stop, producer, topic))
     producing.start()
     try:
         wait_for(lambda: ready(victim), 30, "the member to be mid-batch",

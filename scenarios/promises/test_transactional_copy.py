@@ -28,7 +28,7 @@ from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.backends.cluster import LocalCluster
-from pytest_kafka_lab.clients import RecordingProducer
+from pytest_kafka_lab.clients import RecordingProducer, produce_until
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.processes import ReportingProcess
 from pytest_kafka_lab.readers import committed_offsets, end_offsets, read_topic
@@ -162,11 +162,7 @@ def feed_steadily(cluster: LocalCluster, topic: str, stop: threading.Event) -> N
     """Input every few milliseconds until ``stop``: the copy goes on through the fault."""
     producer = Producer(cluster.client_config(**{"acks": "all", "enable.idempotence": True,
                                                  "logger": CLIENT_LOGGER}))
-    number = RECORDS
-    while not stop.is_set():
-        producer.produce(topic, key=f"k{number % 50}", value=f"{number:05d}")
-        number += 1
-        producer.poll(0.005)
+    produce_until(stop, producer, topic, first=RECORDS)
     assert producer.flush(60) == 0, "input still unacknowledged after 60 s"
 
 
