@@ -5,18 +5,21 @@ reports on stdout, one JSON object a line: ``joined``, every ``assigned``/``revo
 ``lost`` callback with the partitions it names and the assignment after it, and each
 message consumed. SIGINT or SIGTERM closes the consumer (leaving the group); SIGKILL
 leaves it to the session timeout, as a crash would. With ``commit_every`` N it commits
-synchronously after every N messages (``committed`` events), as a careful consumer does.
+synchronously after every N messages (``committed`` events, or ``commit-failed`` when a
+rebalance refused one), as a careful consumer does.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
+import traceback
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 stopping = False
 
@@ -73,13 +76,31 @@ def main() -> None:
              offset=message.offset())
         consumed += 1
         if commit_every and consumed % commit_every == 0:
-            committed = consumer.commit(asynchronous=False)
-            # Partitions not consumed from yet come back as OFFSET_INVALID: not committed.
-            emit("committed", offsets=sorted([tp.topic, tp.partition, tp.offset]
-                                             for tp in committed or [] if tp.offset >= 0))
+            commit(consumer)
     consumer.close()
     emit("closed")
 
 
+def commit(consumer: Consumer) -> None:
+    """Commit what was consumed, as a careful consumer does: a commit the coordinator
+    refuses because a rebalance began (classic protocol: ILLEGAL_GENERATION or
+    REBALANCE_IN_PROGRESS) is reported and consumption goes on; the next commit covers it."""
+    try:
+        committed = consumer.commit(asynchronous=False)
+    except KafkaException as error:
+        emit("commit-failed", error=str(error.args[0]))
+        return
+    # Partitions not consumed from yet come back as OFFSET_INVALID: not committed.
+    emit("committed", offsets=sorted([tp.topic, tp.partition, tp.offset]
+                                     for tp in committed or [] if tp.offset >= 0))
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.flush()
+        # The consumer's destructor would close it, and a close in mid-rebalance can
+        # block: a member that failed must end, so that the test sees it ended.
+        os._exit(1)

@@ -7,12 +7,15 @@ A member can be stopped (it closes and leaves; the group rebalances at once) or 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaException
 
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.processes import ReportingProcess
@@ -24,6 +27,15 @@ TopicPartitions = frozenset[tuple[str, int]]
 # Short enough that a killed member is noticed within seconds, long enough for a loaded
 # 2-core machine. The broker allows it: the local backend lowers its minimum.
 CLASSIC_DEFAULTS: dict[str, Any] = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+
+
+def compact(partitions: Iterable[tuple[str, int]]) -> str:
+    """``topic[0,1,2]`` for each topic, in order."""
+    by_topic: dict[str, list[int]] = {}
+    for topic, partition in sorted(partitions):
+        by_topic.setdefault(topic, []).append(partition)
+    return " ".join(f"{topic}{parts}".replace(" ", "") for topic, parts in by_topic.items()) \
+        or "nothing"
 
 
 class Member(ReportingProcess):
@@ -56,6 +68,17 @@ class Member(ReportingProcess):
         """The offsets of each synchronous commit (with ``commit_every``), in order."""
         return [[(t, p, o) for t, p, o in e["offsets"]]
                 for e in self.events if e["event"] == "committed"]
+
+
+def member_state(member: Member) -> str:
+    """What a member owns and last did; how it ended, if it did."""
+    if not member.alive:
+        code = member.process.returncode
+        return f"member {member.index} " + ("killed" if code == -signal.SIGKILL else
+                                            f"exited ({code}): {member.stderr_tail(600)}")
+    last = (f"{member.events[-1]['event']} {time.time() - member.events[-1]['time']:.1f}s ago"
+            if member.events else "nothing")
+    return f"member {member.index} owns {compact(member.assignment)}, last {last}"
 
 
 class ConsumerGroup:
@@ -128,10 +151,25 @@ class ConsumerGroup:
 
         return wait_for(
             settled, timeout,
-            f"group {self.group_id} to settle with {sorted(expected)} owned once"
+            f"group {self.group_id} to settle with {compact(expected)} owned once"
             + (f" in shares of {counts}" if counts else ""),
-            lambda: {m.index: sorted(m.assignment) for m in self.active},
+            self.describe,
         )
+
+    def describe(self) -> str:
+        """What each live member owns and last did, and what the broker says of the group:
+        the state a wait for the group reports when it times out."""
+        members = "; ".join(map(member_state, self.members))
+        try:
+            description = describe_group(self.client_config(), self.group_id)
+            broker = (f"{str(description.state).split('.')[-1]} with "
+                      f"{len(description.members)} members: "
+                      + ", ".join(compact((tp.topic, tp.partition)
+                                          for tp in m.assignment.topic_partitions)
+                                  for m in description.members))
+        except KafkaException as error:
+            broker = f"not described ({error})"
+        return f"{members}; the broker: {broker}"
 
     def close(self) -> None:
         """Stop every live member; kill any that will not stop."""

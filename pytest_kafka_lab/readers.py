@@ -18,12 +18,13 @@ from confluent_kafka import (
     Consumer,
     ConsumerGroupTopicPartitions,
     KafkaError,
+    KafkaException,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, ConsumerGroupDescription
 
 from pytest_kafka_lab.readiness import CLIENT_LOGGER
-from pytest_kafka_lab.waiting import WaitTimeout
+from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
 
 class HasClientConfig(Protocol):
@@ -73,14 +74,41 @@ def partitions_of(consumer: Consumer, topic: str) -> list[int]:
     return sorted(metadata.partitions)
 
 
+# What a partition answers while its leadership moves; asked again, it answers.
+AFTER_AN_ELECTION = frozenset({
+    KafkaError.OFFSET_NOT_AVAILABLE, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError._TIMED_OUT,
+})
+
+
+def high_watermark(consumer: Consumer, topic: str, partition: int,
+                   timeout: float = 30.0) -> int:
+    """The offset the next record of the partition gets.
+
+    Waits out retriable errors: just after a leader election the new leader answers
+    ``OFFSET_NOT_AVAILABLE`` until its high watermark has caught up.
+    """
+    errors: list[KafkaException] = []
+
+    def asked() -> tuple[int] | None:
+        try:
+            return (consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                   timeout=10)[1],)
+        except KafkaException as error:
+            if error.args[0].code() not in AFTER_AN_ELECTION:
+                raise
+            errors.append(error)
+            return None
+
+    return wait_for(asked, timeout, f"the high watermark of {topic} [{partition}]",
+                    lambda: errors[-1] if errors else "no answer")[0]
+
+
 def end_offsets(source: Source, topic: str) -> dict[int, int]:
     """The high watermark of every partition of ``topic`` (the offset the next record gets)."""
     with fresh_consumer(source) as consumer:
-        return {
-            partition: consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                      timeout=10)[1]
-            for partition in partitions_of(consumer, topic)
-        }
+        return {partition: high_watermark(consumer, topic, partition)
+                for partition in partitions_of(consumer, topic)}
 
 
 def read_topic(
@@ -95,8 +123,7 @@ def read_topic(
     records: list[Record] = []
     with fresh_consumer(source, **{"isolation.level": isolation}) as consumer:
         partitions = partitions_of(consumer, topic)
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in partitions}
+        ends = {p: high_watermark(consumer, topic, p) for p in partitions}
         pending = {p for p in partitions if ends[p] > 0}
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in pending])
         deadline = time.monotonic() + timeout

@@ -41,7 +41,7 @@ from pytest_kafka_lab.readers import (
 )
 from pytest_kafka_lab.tools import KafkaTools
 from pytest_kafka_lab.topics import TopicFactory, create_topic, delete_topics
-from pytest_kafka_lab.waiting import wait_for
+from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
 SIX = 6
 # librdkafka logs every refused connection straight to stderr unless given a logger.
@@ -576,6 +576,24 @@ def test_a_killed_member_is_replaced_after_the_session_timeout(
     owned = group.wait_for_stable(everything, counts=[SIX], timeout=45)
     assert owned == {survivor.index: everything}
     assert broker_shares(kafka_broker, group) == [set(everything)]
+
+
+def test_a_group_wait_that_times_out_says_what_members_and_broker_hold(
+    kafka_broker: KafkaBroker, six_partitions: tuple[str, frozenset[Any]],
+    kafka_group_factory: Callable[..., ConsumerGroup],
+) -> None:
+    topic, everything = six_partitions
+    group = kafka_group_factory(topic, members=2)
+    shares = group.wait_for_stable(everything, counts=[3, 3])
+    group.members[1].kill()
+    # Well within the session timeout: the broker still counts the killed member.
+    with pytest.raises(WaitTimeout) as waited:
+        group.wait_for_stable(everything, counts=[SIX], timeout=0.5)
+    survivor = sorted(partition for _, partition in shares[0])
+    message = str(waited.value)
+    assert f"member 0 owns {topic}[{','.join(map(str, survivor))}]" in message
+    assert "member 1 killed" in message
+    assert "the broker: STABLE with 2 members" in message
 
 
 def test_group_protocol_consumer_shares_partitions_on_the_broker(

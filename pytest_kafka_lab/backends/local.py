@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -74,10 +75,32 @@ JVM_FLAGS = ("-Xms128m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
              "-Djava.awt.headless=true")
 
 
+# Listening ports are taken below the kernel's ephemeral range: a port from there can be
+# given to a client's outgoing connection between our probe and the broker's bind, or
+# while a killed node is down and its clients reconnect in a loop.
+LISTEN_PORTS_FROM = 10000
+
+
+def ephemeral_ports() -> range:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nothing listens on, outside the ephemeral range where it can."""
+    below = ephemeral_ports().start
+    for _ in range(200):
+        port = random.randrange(LISTEN_PORTS_FROM, below) if below > LISTEN_PORTS_FROM else 0
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError(f"no free loopback port between {LISTEN_PORTS_FROM} and {below}")
 
 
 def port_in_use(port: int) -> bool:

@@ -66,9 +66,9 @@ def through_a_killed_leader(cluster: LocalCluster, settings: dict[str, Any]) -> 
 
     producer = Producer(cluster.client_config(**{
         **settings, "linger.ms": 5, "message.timeout.ms": 120000, "logger": CLIENT_LOGGER}))
+    sending = threading.Thread(target=send_all, args=(producer, topic, delivered))
     try:
         leader = leader_of(admin, topic)
-        sending = threading.Thread(target=send_all, args=(producer, topic, delivered))
         sending.start()
         # The faults land while messages flow: a third sent, the leader dies; two thirds
         # sent, it is back.
@@ -84,6 +84,12 @@ def through_a_killed_leader(cluster: LocalCluster, settings: dict[str, Any]) -> 
         return (unacknowledged if len(acknowledged) != MESSAGES else []) + \
             exactly_once_in_order(acknowledged, read)
     finally:
+        # A failed check's traceback keeps this frame, and the producer with it: closed
+        # here, it does not go on reconnecting to a cluster that later tests have stopped.
+        if sending.is_alive():
+            sending.join()
+        producer.purge()
+        producer.close()
         delete_topics(admin, [topic])
 
 
