@@ -157,16 +157,15 @@ class ConsumerGroup:
         )
 
     def describe(self) -> str:
-        """What each live member owns and last did, and what the broker says of the group:
-        the state a wait for the group reports when it times out."""
+        """What each member owns and last did (or how it ended), and what the broker says
+        of the group: the state a wait for the group reports when it times out."""
         members = "; ".join(map(member_state, self.members))
         try:
             description = describe_group(self.client_config(), self.group_id)
-            broker = (f"{str(description.state).split('.')[-1]} with "
-                      f"{len(description.members)} members: "
-                      + ", ".join(compact((tp.topic, tp.partition)
-                                          for tp in m.assignment.topic_partitions)
-                                  for m in description.members))
+            shares = [compact((tp.topic, tp.partition) for tp in m.assignment.topic_partitions)
+                      for m in description.members]
+            broker = (f"{str(description.state).split('.')[-1]} with {len(shares)} members"
+                      + (f": {', '.join(shares)}" if shares else ""))
         except KafkaException as error:
             broker = f"not described ({error})"
         return f"{members}; the broker: {broker}"
