@@ -85,12 +85,12 @@ def high_watermark(consumer: Consumer, topic: str, partition: int,
                    timeout: float = 30.0) -> int:
     """The offset the next record of the partition gets.
 
-    Waits out retriable errors: just after a leader election the new leader answers
-    ``OFFSET_NOT_AVAILABLE`` until its high watermark has caught up.
+    Waits out the answers of a moving leadership: just after an election the new leader
+    answers ``OFFSET_NOT_AVAILABLE`` until its high watermark has caught up.
     """
     errors: list[KafkaException] = []
 
-    def asked() -> tuple[int] | None:
+    def asked() -> tuple[int] | None:  # in a tuple: a watermark of 0 is an answer too
         try:
             return (consumer.get_watermark_offsets(TopicPartition(topic, partition),
                                                    timeout=10)[1],)

@@ -8,7 +8,6 @@ variables (a bootstrap address, say) out of the inner runs.
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab import KAFKA_VERSION
 from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.backends.local import free_port
 from pytest_kafka_lab.config import OPTIONS
 
 # Every setting the issue names, as flag and ini twin; a missing one fails here even if
@@ -38,12 +38,6 @@ def assert_clean_exit(result: pytest.RunResult) -> None:
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert "Traceback" not in result.stderr.str(), (
         f"the run ended with a traceback:\n{result.stderr.str()}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # --- declaration -----------------------------------------------------------------------

@@ -81,17 +81,17 @@ JVM_FLAGS = ("-Xms128m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
 LISTEN_PORTS_FROM = 10000
 
 
-def ephemeral_ports() -> range:
+def ephemeral_floor() -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux; else its default)."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return range(int(low), int(high) + 1)
-    except (OSError, ValueError):
-        return range(32768, 61000)
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port() -> int:
     """A loopback port nothing listens on, outside the ephemeral range where it can."""
-    below = ephemeral_ports().start
+    below = ephemeral_floor()
     for _ in range(200):
         port = random.randrange(LISTEN_PORTS_FROM, below) if below > LISTEN_PORTS_FROM else 0
         with socket.socket() as probe:
