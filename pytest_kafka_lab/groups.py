@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaException
+from confluent_kafka.admin import ConsumerGroupDescription
 
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.processes import ReportingProcess
-from pytest_kafka_lab.readers import describe_group, group_assignment
+from pytest_kafka_lab.readers import assignment_in, describe_group
 from pytest_kafka_lab.waiting import wait_for
 
 TopicPartitions = frozenset[tuple[str, int]]
@@ -68,6 +69,11 @@ class Member(ReportingProcess):
         """The offsets of each synchronous commit (with ``commit_every``), in order."""
         return [[(t, p, o) for t, p, o in e["offsets"]]
                 for e in self.events if e["event"] == "committed"]
+
+
+def state_of(description: ConsumerGroupDescription) -> str:
+    """``STABLE``, ``EMPTY``, ``PREPARING_REBALANCE``...: the broker's name for the state."""
+    return str(description.state).split(".")[-1]
 
 
 def member_state(member: Member) -> str:
@@ -143,10 +149,9 @@ class ConsumerGroup:
             if counts is not None and sorted(map(len, owned.values())) != sorted(counts):
                 return None
             description = describe_group(self.client_config(), self.group_id)
-            if str(description.state).split(".")[-1] != "STABLE":
+            if state_of(description) != "STABLE":
                 return None
-            broker_view = sorted(map(sorted, group_assignment(self.client_config(),
-                                                              self.group_id).values()))
+            broker_view = sorted(map(sorted, assignment_in(description).values()))
             return owned if broker_view == sorted(map(sorted, owned.values())) else None
 
         return wait_for(
@@ -162,9 +167,8 @@ class ConsumerGroup:
         members = "; ".join(map(member_state, self.members))
         try:
             description = describe_group(self.client_config(), self.group_id)
-            shares = [compact((tp.topic, tp.partition) for tp in m.assignment.topic_partitions)
-                      for m in description.members]
-            broker = (f"{str(description.state).split('.')[-1]} with {len(shares)} members"
+            shares = [compact(share) for share in assignment_in(description).values()]
+            broker = (f"{state_of(description)} with {len(shares)} members"
                       + (f": {', '.join(shares)}" if shares else ""))
         except KafkaException as error:
             broker = f"not described ({error})"

@@ -19,6 +19,13 @@ from pytest_kafka_lab.waiting import wait_for
 _PR_SET_PDEATHSIG = 1
 
 
+def hear_ctrl_c() -> None:
+    """In a child before exec: take SIGINT again. Started from a background job
+    (``pytest ... &`` in a script), a child inherits SIGINT ignored, and Python then never
+    raises KeyboardInterrupt: a Ctrl-C sent by the harness would go unheard."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def die_with_parent() -> None:
     """In a child before exec: start a new process group and die when the parent dies.
 
@@ -28,10 +35,7 @@ def die_with_parent() -> None:
     while the thread that spawned the child lives, so spawn from a long-lived thread.
     """
     os.setsid()
-    # Started from a background job (``pytest ... &`` in a script), a child inherits
-    # SIGINT ignored, and Python then never raises KeyboardInterrupt: Ctrl-C sent by the
-    # harness would go unheard.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    hear_ctrl_c()
     libc_name = ctypes.util.find_library("c")
     if libc_name:
         libc = ctypes.CDLL(libc_name, use_errno=True)

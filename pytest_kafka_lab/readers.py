@@ -190,7 +190,12 @@ def describe_group(source: Source, group: str, timeout: float = 10.0) -> Consume
 
 def group_assignment(source: Source, group: str) -> dict[str, set[tuple[str, int]]]:
     """``{member id: {(topic, partition), ...}}`` as the broker assigned them."""
+    return assignment_in(describe_group(source, group))
+
+
+def assignment_in(description: ConsumerGroupDescription) -> dict[str, set[tuple[str, int]]]:
+    """``{member id: {(topic, partition), ...}}`` of a group description already read."""
     return {
         member.member_id: {(tp.topic, tp.partition) for tp in member.assignment.topic_partitions}
-        for member in describe_group(source, group).members
+        for member in description.members
     }

@@ -23,18 +23,13 @@ import psutil
 import pytest
 
 from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.processes import hear_ctrl_c
 from pytest_kafka_lab.waiting import wait_for
 
 INNER_TIMEOUT = 180
 EXAMPLES = Path(__file__).parent / "examples"
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
-def hear_ctrl_c() -> None:
-    """Even when this run is a background job (SIGINT ignored, and inherited so): the
-    inner pytest must take the Ctrl-C these tests send it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class InnerRun:
