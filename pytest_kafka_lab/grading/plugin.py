@@ -10,6 +10,7 @@ the check's status, its assertion message the check's message.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from pytest_kafka_lab.grading.report import Check, Grade
 from pytest_kafka_lab.grading.sandbox import Run, Sandbox
 
 GRADE = pytest.StashKey[Grade]()
+SYNTAX_ERROR = re.compile(r"^(SyntaxError|IndentationError|TabError)\b", re.MULTILINE)
 MISSING = "missing:"
 
 
@@ -104,11 +106,19 @@ def check_status(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tupl
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
         reason = reason.removeprefix("Skipped: ")
         return ("missing" if reason.startswith(MISSING) else "failed"), reason
-    if report.when == "setup" and report.failed:
-        return "error", first_line_of(error)
-    if report.when == "call":
-        return ("passed", "") if report.passed else ("failed", student_message(error, report))
-    return None, ""
+    if report.passed or report.when not in ("setup", "call"):
+        return (("passed", "") if report.when == "call" and report.passed else (None, ""))
+    if isinstance(error, SubmissionError):
+        return "error", str(error).strip()
+    if report.when == "setup" or not judged(error):
+        return "error", grader_fault(error, report)
+    return "failed", student_message(error, report)
+
+
+def judged(error: BaseException | None) -> bool:
+    """Whether a check's exception is its verdict (an assertion, ``pytest.fail``), as
+    opposed to a crash of the grader's own code."""
+    return error is None or isinstance(error, AssertionError | pytest.fail.Exception)
 
 
 def student_message(error: BaseException | None, report: pytest.TestReport) -> str:
@@ -117,8 +127,13 @@ def student_message(error: BaseException | None, report: pytest.TestReport) -> s
     return text.split("\nassert ", 1)[0].strip()
 
 
-def first_line_of(error: BaseException | None) -> str:
-    return str(error).strip() if error else "the check could not be set up"
+def grader_fault(error: BaseException | None, report: pytest.TestReport) -> str:
+    """A crash of the harness, named as the grader's and never blamed on the student."""
+    what = f"{type(error).__name__}: {error}" if error is not None else report.longreprtext
+    where = "setting up" if report.when == "setup" else "running"
+    return (f"grader error: the grader itself failed while {where} this check ({what.strip()}"
+            "); this is a fault of the grader, not of the submission: report it to the "
+            "course staff")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -181,7 +196,7 @@ def require_ran(run: Run) -> Run:
     failed = run.of("import-failed")
     if failed:
         raise SubmissionError(f"the submission could not be imported: {failed[0]['error']}")
-    if run.exit_code not in (0, None) and "SyntaxError" in run.stderr:
+    if run.exit_code not in (0, None) and SYNTAX_ERROR.search(run.stderr):
         raise SubmissionError(f"the submission has a syntax error:\n{run.stderr[-800:]}")
     return run
 

@@ -43,12 +43,15 @@ def observed(name: str, function: Callable[..., Any], plan: dict[str, Any]) -> C
         ident = subject.get(key) if key and isinstance(subject, dict) else None
         if ident is not None and failures.get(ident, 0) > 0:
             failures[ident] -= 1
-            emit("call", function=name, ident=ident, outcome="injected-failure")
-            raise RuntimeError(f"injected failure for {ident}")
+            injected = RuntimeError(f"injected failure for {ident}")
+            emit("call", function=name, ident=ident, outcome="injected-failure",
+                 error=repr(injected), message=str(injected))
+            raise injected
         try:
             result = function(*args, **kwargs)
         except Exception as error:
-            emit("call", function=name, ident=ident, outcome="raised", error=repr(error))
+            emit("call", function=name, ident=ident, outcome="raised", error=repr(error),
+                 message=str(error))
             raise
         emit("call", function=name, ident=ident, outcome="returned", result=result,
              argument=subject if isinstance(subject, (dict, str, int, float)) else None)
