@@ -29,6 +29,7 @@ from pytest_kafka_lab.grading.sandbox import Run, Sandbox
 GRADE = pytest.StashKey[Grade]()
 SYNTAX_ERROR = re.compile(r"^(SyntaxError|IndentationError|TabError)\b", re.MULTILINE)
 MISSING = "missing:"
+CHECK_PROPERTY = "kafka_lab_check"
 
 
 class SubmissionError(Exception):
@@ -50,6 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "exercise(id, title): a check of that course exercise")
     config.stash[GRADE] = Grade(str(submission_folder(config)))
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(GradeRecorder(config), "kafka-lab-grade-recorder")
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -91,12 +94,15 @@ def pytest_runtest_makereport(
     marker = item.get_closest_marker("exercise")
     if marker is None:
         return
-    status, message = check_status(outcome.get_result(), call)
+    report = outcome.get_result()
+    status, message = check_status(report, call)
     if status is None:
         return
-    exercise = item.config.stash[GRADE].exercise(*marker.args)
-    name = item.name.removeprefix("test_")
-    exercise.checks.append(Check(name, status, message, marker.kwargs.get("points", 1)))
+    exercise, title = (*marker.args, "")[:2]
+    # Carried by the report, which pytest-xdist hands from a worker to the controller.
+    report.user_properties.append((CHECK_PROPERTY, {
+        "exercise": exercise, "title": title, "name": item.name.removeprefix("test_"),
+        "status": status, "message": message, "points": marker.kwargs.get("points", 1)}))
 
 
 def check_status(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str | None, str]:
@@ -136,17 +142,32 @@ def grader_fault(error: BaseException | None, report: pytest.TestReport) -> str:
             "course staff")
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    grade = session.config.stash[GRADE]
-    if not grade.exercises:
-        return
-    path = option(session.config, "report")
-    if path:
-        grade.write_json(Path(path))
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a") as page:
-            page.write(grade.markdown())
+class GradeRecorder:
+    """Gathers the checks' outcomes into the grade, and writes it at the end. Registered on
+    the controller (or a run without xdist) only: a worker's checks reach it through their
+    reports."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, check in report.user_properties:
+            if name == CHECK_PROPERTY and isinstance(check, dict):
+                exercise = self.config.stash[GRADE].exercise(check["exercise"], check["title"])
+                exercise.checks.append(Check(check["name"], check["status"], check["message"],
+                                             check["points"]))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        grade = self.config.stash[GRADE]
+        if not grade.exercises:
+            return
+        path = option(self.config, "report")
+        if path:
+            grade.write_json(Path(path))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a") as page:
+                page.write(grade.markdown())
 
 
 # --- fixtures ----------------------------------------------------------------------------
