@@ -9,6 +9,7 @@ the check's status, its assertion message the check's message.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Generator, Iterator
@@ -18,13 +19,14 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.backends import KafkaBroker, broker_for
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.distribution import resolve_distribution
 from pytest_kafka_lab.grading import confinement
 from pytest_kafka_lab.grading.course import EXERCISE_FILES, reset_course
 from pytest_kafka_lab.grading.report import Check, Grade
 from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.progress import status
 
 GRADE = pytest.StashKey[Grade]()
 SYNTAX_ERROR = re.compile(r"^(SyntaxError|IndentationError|TabError)\b", re.MULTILINE)
@@ -50,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "exercise(id, title): a check of that course exercise")
+    config.addinivalue_line("markers", "course_names: uses the course's fixed topic and group "
+                            "names (on lab_broker, which is a worker's own under xdist)")
     config.stash[GRADE] = Grade(str(submission_folder(config)))
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GradeRecorder(config), "kafka-lab-grade-recorder")
@@ -114,7 +118,7 @@ def check_status(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tupl
         return ("missing" if reason.startswith(MISSING) else "failed"), reason
     if report.passed or report.when not in ("setup", "call"):
         return (("passed", "") if report.when == "call" and report.passed else (None, ""))
-    if isinstance(error, SubmissionError):
+    if isinstance(error, SubmissionError | pytest.UsageError):
         return "error", str(error).strip()
     if report.when == "setup" or not judged(error):
         return "error", grader_fault(error, report)
@@ -140,6 +144,40 @@ def grader_fault(error: BaseException | None, report: pytest.TestReport) -> str:
     return (f"grader error: the grader itself failed while {where} this check ({what.strip()}"
             "); this is a fault of the grader, not of the submission: report it to the "
             "course staff")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's ``load``, but each module that uses the course's names stays on one
+    worker: an exercise's checks share one run of the submission (a module fixture), which
+    would otherwise be repeated on every worker that gets one of them, and tests of one
+    module would reset each other's course topics on that worker's broker. (pytest-xdist's
+    own ``xdist_group`` cannot serve: under pytest 9 its worker no longer renames items.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ExercisesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if declares_exercise(config.rootpath / path) else nodeid
+
+    return ExercisesTogether(config, log)
+
+
+@functools.lru_cache
+def declares_exercise(module: Path) -> bool:
+    """Whether a test module uses the course's names (it marks its tests ``exercise`` or
+    ``course_names``): the scheduler sees node ids only, not markers."""
+    try:
+        source = module.read_text()
+    except OSError:
+        return False
+    return "pytest.mark.exercise(" in source or "pytest.mark.course_names" in source
+
+
+def uses_course_names(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in ("exercise", "course_names"))
 
 
 class GradeRecorder:
@@ -186,19 +224,47 @@ def lab_timeout(pytestconfig: pytest.Config) -> float:
 
 
 @pytest.fixture(scope="session")
-def lab_sandbox(kafka_broker: KafkaBroker, kafka_lab_config: LabConfig) -> Iterator[Sandbox]:
-    """Starts submission runs against the session's broker."""
-    distribution = getattr(kafka_broker, "distribution", None) or resolve_distribution(
+def lab_broker(request: pytest.FixtureRequest, kafka_lab_config: LabConfig
+               ) -> Iterator[KafkaBroker]:
+    """The broker the course is graded on: the session's ``kafka_broker``, except on a
+    pytest-xdist worker of a run that grades exercises, which starts a local broker of its
+    own (stopped at its end). The course's topic and group names are fixed, so two workers
+    grading side by side on one broker would reset and read each other's topics."""
+    grading = any(map(uses_course_names, request.session.items))
+    if not (grading and hasattr(request.config, "workerinput")):
+        yield request.getfixturevalue("kafka_broker")
+        return
+    if kafka_lab_config.backend != "local":
+        raise pytest.UsageError(
+            f"the course's checks cannot run under pytest-xdist on the {kafka_lab_config.backend}"
+            " backend: each worker needs a broker of its own (the course's topic and group "
+            "names are fixed, so two workers on one cluster collide); run them without -n, "
+            "or on the local backend")
+    single = kafka_lab_config.replace(brokers=1, reuse=False, port=0)
+    with broker_for(single, functools.partial(status, request.config)) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def lab_admin(lab_broker: KafkaBroker) -> AdminClient:
+    """An ``AdminClient`` of ``lab_broker``."""
+    return AdminClient(lab_broker.client_config())
+
+
+@pytest.fixture(scope="session")
+def lab_sandbox(lab_broker: KafkaBroker, kafka_lab_config: LabConfig) -> Iterator[Sandbox]:
+    """Starts submission runs against ``lab_broker``."""
+    distribution = getattr(lab_broker, "distribution", None) or resolve_distribution(
         kafka_lab_config.cache_dir, kafka_lab_config.home)
-    sandbox = Sandbox(kafka_broker.bootstrap_servers, distribution)
+    sandbox = Sandbox(lab_broker.bootstrap_servers, distribution)
     yield sandbox
     sandbox.cleanup()
 
 
 @pytest.fixture
-def lab_course(kafka_admin: AdminClient) -> Callable[[dict[str, int]], None]:
+def lab_course(lab_admin: AdminClient) -> Callable[[dict[str, int]], None]:
     """``lab_course({"orders": 4})``: the course's topics and groups reset, these created."""
-    return lambda topics: reset_course(kafka_admin, topics)
+    return lambda topics: reset_course(lab_admin, topics)
 
 
 def require_exercise(submission: Path, exercise: str) -> None:
