@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
@@ -23,6 +24,8 @@ from pytest_kafka_lab.grading.consumer_evidence import (
 from pytest_kafka_lab.grading.course import reset_course
 from pytest_kafka_lab.grading.sandbox import Sandbox
 from pytest_kafka_lab.readers import read_topic
+
+pytestmark = pytest.mark.course_names  # 'orders' and the course's groups, on lab_broker
 
 REFERENCE = Path(__file__).parent.parent / "reference"
 POISON = [b"{not json", b"", b"x" * 900_000]
@@ -59,14 +62,14 @@ def poisoned_run(broker: KafkaBroker, admin: AdminClient, sandbox: Sandbox,
 
 
 def test_the_manual_commit_consumer_skips_poison_and_loses_nothing(
-    kafka_broker: KafkaBroker, kafka_admin: AdminClient, lab_sandbox: Sandbox,
+    lab_broker: KafkaBroker, lab_admin: AdminClient, lab_sandbox: Sandbox,
 ) -> None:
-    problems = poisoned_run(kafka_broker, kafka_admin, lab_sandbox, REFERENCE)
+    problems = poisoned_run(lab_broker, lab_admin, lab_sandbox, REFERENCE)
     assert not problems, "; ".join(problems)
 
 
 def test_a_consumer_trusting_its_input_is_caught_by_the_same_check(
-    kafka_broker: KafkaBroker, kafka_admin: AdminClient, lab_sandbox: Sandbox, tmp_path: Path,
+    lab_broker: KafkaBroker, lab_admin: AdminClient, lab_sandbox: Sandbox, tmp_path: Path,
 ) -> None:
     """The guarantee switched off: the reference without its guard around ``json.loads``
     crashes on the first poison, and the check says so."""
@@ -76,18 +79,18 @@ def test_a_consumer_trusting_its_input_is_caught_by_the_same_check(
     trusting = reference.replace(guarded, "            process_order(json.loads(msg.value()))\n")
     assert trusting != reference
     (tmp_path / "exercise_consumer.py").write_text(trusting)
-    problems = poisoned_run(kafka_broker, kafka_admin, lab_sandbox, tmp_path)
+    problems = poisoned_run(lab_broker, lab_admin, lab_sandbox, tmp_path)
     assert any("raised JSONDecodeError" in problem for problem in problems), problems
 
 
 def test_the_dead_letter_consumer_sends_poison_to_the_queue_unchanged(
-    kafka_broker: KafkaBroker, kafka_admin: AdminClient, lab_sandbox: Sandbox,
+    lab_broker: KafkaBroker, lab_admin: AdminClient, lab_sandbox: Sandbox,
 ) -> None:
-    reset_course(kafka_admin, {"orders": 4, "orders-dlq": 1})
-    good = produce_orders(kafka_broker, range(1, 101 - len(POISON)))
-    produce_poison(kafka_broker)
+    reset_course(lab_admin, {"orders": 4, "orders-dlq": 1})
+    good = produce_orders(lab_broker, range(1, 101 - len(POISON)))
+    produce_poison(lab_broker)
     run = lab_sandbox.start_call(REFERENCE, "exercise_dlq.py", wrap=OBSERVE).finish(120)
     assert run.of("returned"), run.summary()
     assert set(successes(run.events)) == set(good), "good orders were not processed"
-    dead = sorted(record.value or b"" for record in read_topic(kafka_broker, "orders-dlq"))
+    dead = sorted(record.value or b"" for record in read_topic(lab_broker, "orders-dlq"))
     assert dead == sorted(POISON), f"the queue holds {[value[:20] for value in dead]}"
