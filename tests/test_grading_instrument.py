@@ -126,7 +126,8 @@ def test_callbacks_are_observed_with_what_they_print_and_behave_as_written(
     tmp_path: Path,
 ) -> None:
     """A delivery callback's print and logging output is attributed to it; one that raises
-    still raises out of flush(); rebalance callbacks given positionally are still called."""
+    still raises out of flush(); produce_batch is observed; rebalance callbacks given
+    positionally are still called."""
     topic = kafka_unique_name()
     create_topic(kafka_admin, topic, 2)
     run = run_script(lab_sandbox, tmp_path, """
@@ -151,6 +152,9 @@ def test_callbacks_are_observed_with_what_they_print_and_behave_as_written(
             producer.flush(10)
         except ValueError as error:
             print("flush raised", error)
+        batch = [{"value": b"b1", "key": b"b", "partition": 1}, {"value": b"b2", "key": b"b",
+                  "callback": delivered}]
+        print("batched", producer.produce_batch(TOPIC, batch, 0), producer.flush(10))
         consumer = Consumer({"bootstrap.servers": "localhost:9092", "group.id": TOPIC})
         seen = []
         consumer.subscribe([TOPIC], lambda c, parts: seen.append(len(parts)))
@@ -165,9 +169,14 @@ def test_callbacks_are_observed_with_what_they_print_and_behave_as_written(
         assert run.exit_code == 0, run.stderr
         assert "flush raised callback says no" in run.stdout
         assert "assigned [2]" in run.stdout
-        first, second = run.of("delivered")
+        assert "batched 2 0" in run.stdout
+        first, second, *batched = run.of("delivered")
         assert first["printed"] == "Sent k to partition 0\nINFO offset 0\n"
         assert second["callback_raised"] == "ValueError('callback says no')"
+        # produce_batch: every message observed; a message's own callback still runs.
+        assert sorted(event.get("printed", "") for event in batched) == [
+            "", "Sent b to partition 0\nINFO offset 2\n"]
+        assert [event["size"] for event in run.of("produce")] == [1, 1, 2, 2]
         [assigned] = run.of("rebalance", callback="on_assign")
         assert assigned["user_callback"] is True
         assert len(assigned["partitions"]) == 2

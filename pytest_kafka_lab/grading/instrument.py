@@ -37,6 +37,7 @@ SEED = 20261201
 # cimpl's positional parameters after the topic, as its argument parser lists them.
 PRODUCE_PARAMETERS = ("value", "key", "partition", "callback", "on_delivery", "timestamp",
                       "headers")
+PRODUCE_BATCH_PARAMETERS = ("partition", "callback", "on_delivery")
 SUBSCRIBE_PARAMETERS = ("on_assign", "on_revoke", "on_lost")
 
 _client_ids = itertools.count(1)
@@ -60,6 +61,12 @@ def size_of(value: Any) -> int:
         return len(value)
     except TypeError:
         return 0
+
+
+def delivery_callback(call: dict[str, Any]) -> Callable[..., Any] | None:
+    """Take the delivery callback out of a produce call's arguments (either spelling)."""
+    on_delivery, callback = call.pop("on_delivery", None), call.pop("callback", None)
+    return on_delivery or callback
 
 
 def partitions(items: Any) -> list[list[Any]]:
@@ -151,8 +158,31 @@ def observed_producer(base: type) -> type:
                 call = named(args, kwargs, PRODUCE_PARAMETERS)
             except _Unfit:
                 return super().produce(topic, *args, **kwargs)
-            callback = call.pop("on_delivery", None) or call.pop("callback", None)
-            call.pop("callback", None)
+            callback = delivery_callback(call)
+            result = super().produce(topic, on_delivery=self._delivered(callback), **call)
+            self._produced(topic, call, callback)
+            return result
+
+        def produce_batch(self, topic: str, messages: list[Any], *args: Any,
+                          **kwargs: Any) -> Any:
+            try:
+                call = named(args, kwargs, PRODUCE_BATCH_PARAMETERS)
+            except _Unfit:
+                return super().produce_batch(topic, messages, *args, **kwargs)
+            batch_callback = delivery_callback(call)
+            # A message's own "callback" wins over the batch's (its "on_delivery" does not).
+            callbacks = [message.get("callback", batch_callback) for message in messages]
+            observed = [{**message, "callback": self._delivered(callback)}
+                        for message, callback in zip(messages, callbacks, strict=True)]
+            result = super().produce_batch(topic, observed, **call)
+            for message, sent, callback in zip(messages, observed, callbacks, strict=True):
+                if "_error" in sent:
+                    message["_error"] = sent["_error"]
+                else:
+                    self._produced(topic, {**call, **message}, callback)
+            return result
+
+        def _delivered(self, callback: Callable[..., Any] | None) -> Callable[..., None]:
             client_id = self._lab_id
 
             def delivered(error: Any, message: Any) -> None:
@@ -165,11 +195,13 @@ def observed_producer(base: type) -> type:
                 if raised is not None:
                     raise raised
 
-            result = super().produce(topic, on_delivery=delivered, **call)
-            emit("produce", client_id=client_id, topic=topic, key=text(call.get("key")),
+            return delivered
+
+        def _produced(self, topic: str, call: dict[str, Any],
+                      callback: Callable[..., Any] | None) -> None:
+            emit("produce", client_id=self._lab_id, topic=topic, key=text(call.get("key")),
                  size=size_of(call.get("value")), partition=call.get("partition"),
                  callback=callback is not None)
-            return result
 
         def flush(self, *args: Any, **kwargs: Any) -> int:
             remaining: int = super().flush(*args, **kwargs)
