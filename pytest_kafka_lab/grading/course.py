@@ -18,7 +18,8 @@ TOPICS: dict[str, int] = {
     "high-volume": 6,
     "benchmark-topic": 1,
 }
-GROUPS = ("order-processor", "order-processor-dlq", "scaling-demo")
+GROUPS = ("order-processor", "order-processor-dlq", "scaling-demo", "payment-processor",
+          "payment-processor-2")
 # The classic protocol's default session timeout is 45 s: a member that never left is
 # gone by then.
 GROUP_QUIET_TIMEOUT = 60.0
