@@ -1,7 +1,13 @@
 """Exercise 1, producer basics: 100 orders keyed by customer, durable, flushed, counted.
 
 One run of ``python exercise_producer.py`` against a fresh ``orders`` topic (4
-partitions); every check reads the topic as the broker holds it.
+partitions); every check reads the topic as the broker holds it, and what the delivery
+callback printed for each message (the instrumentation attributes output to the callback
+that wrote it). Then, once the topic was read, a driver of the grader's own imports the
+module and hands its ``delivery_callback`` one real failed delivery: an order produced to
+a partition that ``orders`` does not have, which librdkafka reports through the callback
+(``Local: Unknown partition``) rather than by raising in ``produce()``, since a fresh
+producer does not know the topic's partitions yet.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -17,11 +24,15 @@ from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading.course import reset_course
 from pytest_kafka_lab.grading.evidence import (
     count_by_partition,
+    counts_agree,
     duplicates,
     json_values,
     listing,
+    looks_like,
+    partition_count_readings,
     partitions_by,
     printed_partition_counts,
+    reports_failure,
 )
 from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
 from pytest_kafka_lab.grading.sandbox import Run, Sandbox
@@ -33,12 +44,162 @@ pytestmark = pytest.mark.exercise("ex1", "producer basics")
 EXPECTED_IDS = [f"ORD-{number:05d}" for number in range(1, 101)]
 CUSTOMERS = {f"CUST-{number:03d}" for number in range(1, 6)}
 ORDERS_PARTITIONS = 4
+ORDER_ID = re.compile(r"ORD-\d{5}")
+
+# The failed delivery the driver hands to delivery_callback: an order of the course's
+# form, to a partition that 'orders' does not have.
+MISSING_PARTITION = 99
+FAILED_ORDER = {"order_id": "ORD-00101", "customer_id": "CUST-002", "product": "keyboard",
+                "quantity": 2, "price": 49.5}
+
+DRIVER = '''"""The grader's driver for exercise 1: one real failed delivery handed to the
+submission's own delivery_callback, and what the module counted meanwhile."""
+
+import importlib
+import json
+import re
+import reprlib
+import types
+from collections.abc import Mapping
+
+from confluent_kafka import Producer
+
+TOPIC = "orders"
+PARTITION = 99
+# Counters of deliveries by their name; a tally of failures may well grow.
+DELIVERED = re.compile(r"deliver|success|succeed|sent|acked", re.IGNORECASE)
+FAILURES = re.compile(r"fail|error|(^|_)err(_|$)|lost|undeliver|missed", re.IGNORECASE)
+OPAQUE = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+          types.MethodType, Mapping, list, tuple, set, frozenset, str, bytes, int, float)
+
+
+def holders(module):
+    found = [(name, value) for name, value in vars(module).items()
+             if not name.startswith("__")]
+    owner = getattr(getattr(module, "delivery_callback", None), "__self__", None)
+    if owner is not None and not isinstance(owner, types.ModuleType) \\
+            and not any(value is owner for _, value in found):
+        found.append(("delivery_callback.__self__", owner))
+    return found
+
+
+def look(seen, where, value):
+    name = where.rsplit(".", 1)[-1]
+    if FAILURES.search(name):
+        return
+    if isinstance(value, Mapping):
+        try:
+            keys = [key for key in list(value) if isinstance(key, (int, str))]
+        except Exception:  # a mapping that cannot be listed counts nothing we can see
+            return
+        seen[where] = ("keys", keys, value)
+    elif isinstance(value, int) and not isinstance(value, bool) and DELIVERED.search(name):
+        seen[where] = ("count", value, None)
+
+
+def tallies(module):
+    """The module's mappings and delivery counters: in its globals, and one level into
+    the objects held there (a tracker instance, the owner of a bound callback)."""
+    seen = {}
+    for name, value in holders(module):
+        look(seen, name, value)
+        if isinstance(value, OPAQUE):
+            continue
+        try:
+            attributes = list(vars(value).items())
+        except Exception:  # no __dict__ (slots, builtins), or one that refuses
+            continue
+        for attribute, inner in attributes:
+            look(seen, f"{name}.{attribute}", inner)
+    return seen
+
+
+def shows_delivery(value, depth=0):
+    """Whether what a mapping now holds for the partition records a delivery: a positive
+    count, a non-empty list, or such an entry not named as a failure (a
+    {"delivered": 0, "failed": 1} record of the partition is a failure kept apart)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, (int, float)):
+        return value > 0
+    if isinstance(value, (str, bytes, list, tuple, set, frozenset)):
+        return len(value) > 0
+    if depth > 2:
+        return True
+    try:
+        items = list(value.items()) if isinstance(value, Mapping) else list(vars(value).items())
+    except Exception:
+        return True
+    return any(shows_delivery(inner, depth + 1) for key, inner in items
+               if not FAILURES.search(str(key)))
+
+
+def counted(before, after):
+    """Where the failed message was counted: a mapping that gained its partition as a
+    key with a delivery recorded under it, or a delivery counter that grew."""
+    found = []
+    for where, (kind, now, mapping) in after.items():
+        then = before[where][1] if where in before else ([] if kind == "keys" else 0)
+        if kind == "count":
+            if now > then:
+                found.append(f"{where} went from {then} to {now}")
+            continue
+        for key in set(now) - set(then):
+            if str(key) != str(PARTITION):
+                continue
+            try:
+                held = mapping[key]
+            except Exception:
+                held = "?"
+            if shows_delivery(held):
+                found.append(f"{where} gained the key {key!r}, holding {reprlib.repr(held)}")
+    return found
+
+
+def replay(order):
+    try:
+        exercise = importlib.import_module("exercise_producer")
+    except BaseException as error:
+        return {"import_failed": repr(error)}
+    callback = getattr(exercise, "delivery_callback", None)
+    if not callable(callback):
+        return {"callback": False, "defined": sorted(
+            name for name, value in vars(exercise).items()
+            if callable(value) and not name.startswith("_")
+            and getattr(value, "__module__", None) == exercise.__name__)}
+    before = tallies(exercise)
+    # A fresh producer does not know the topic's partitions: the bad partition is
+    # reported to the callback (Local: Unknown partition), not raised by produce().
+    producer = Producer({"bootstrap.servers": "localhost:9092"})
+    answer = {"callback": True}
+    try:
+        producer.produce(TOPIC, key=order["customer_id"].encode("utf-8"),
+                         value=json.dumps(order).encode("utf-8"), partition=PARTITION,
+                         on_delivery=callback)
+    except Exception as error:
+        answer["produce_raised"] = repr(error)
+        return answer
+    try:
+        answer["remaining"] = producer.flush(30)
+    except BaseException as error:  # the callback's own exception, raised through flush()
+        answer["raised"] = repr(error)
+    answer["counted"] = counted(before, tallies(exercise))
+    return answer
+'''
 
 
 @dataclass(frozen=True)
 class Evidence:
     run: Run
     records: list[Record]
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """The delivery reports of messages that reached 'orders' without an error."""
+        return [event for event in self.run.of("delivered", topic="orders")
+                if not event.get("error")]
+
+    def output(self) -> str:
+        return self.run.stdout + "\n" + self.run.stderr
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +212,12 @@ def ex1(
     run = require_ran(
         lab_sandbox.start_script(lab_submission, "exercise_producer.py").finish(lab_timeout))
     return Evidence(run, read_topic(kafka_broker, "orders"))
+
+
+def empty_topic(evidence: Evidence) -> str:
+    return ("expected the 100 orders in 'orders', but the topic is empty ("
+            f"{evidence.run.summary()}): main() produces the orders to 'orders', keyed by "
+            "customer id, and flushes before it exits")
 
 
 def order_ids(evidence: Evidence) -> list[str]:
@@ -71,7 +238,7 @@ def test_all_100_orders_arrive_exactly_once(ex1: Evidence) -> None:
 
 
 def test_orders_are_json_with_the_course_fields(ex1: Evidence) -> None:
-    assert ex1.records, f"the topic 'orders' is empty. {ex1.run.summary()}."
+    assert ex1.records, empty_topic(ex1)
     problems = []
     for record, value in zip(ex1.records, json_values(ex1.records), strict=True):
         if value is None:
@@ -92,7 +259,7 @@ def test_orders_are_json_with_the_course_fields(ex1: Evidence) -> None:
 
 
 def test_each_order_is_keyed_by_its_customer_id(ex1: Evidence) -> None:
-    assert ex1.records, f"the topic 'orders' is empty. {ex1.run.summary()}."
+    assert ex1.records, empty_topic(ex1)
     unkeyed = [r for r in ex1.records if r.key is None]
     assert not unkeyed, (
         f"{len(unkeyed)} of {len(ex1.records)} orders were sent without a key: pass "
@@ -108,7 +275,7 @@ def test_each_order_is_keyed_by_its_customer_id(ex1: Evidence) -> None:
 def test_orders_of_one_customer_share_one_partition(ex1: Evidence) -> None:
     spread = {customer: parts for customer, parts in partitions_by(ex1.records, "customer_id")
               .items() if len(parts) > 1}
-    assert ex1.records, f"the topic 'orders' is empty. {ex1.run.summary()}."
+    assert ex1.records, empty_topic(ex1)
     assert not spread, "; ".join(
         f"orders of {customer} landed in partitions {' and '.join(map(str, sorted(parts)))} "
         f"(keyed by {customer}, the default partitioner puts them all in partition "
@@ -119,20 +286,28 @@ def test_orders_of_one_customer_share_one_partition(ex1: Evidence) -> None:
 
 def test_producer_is_configured_for_durability(ex1: Evidence) -> None:
     configs = ex1.run.client_configs("producer")
-    assert configs, f"no confluent_kafka Producer was created. {ex1.run.summary()}."
+    assert configs, (
+        "expected a confluent_kafka Producer configured for durability; none was created "
+        f"({ex1.run.summary()}): create one in main() with Producer({{'bootstrap.servers': "
+        "'localhost:9092', 'acks': 'all', 'enable.idempotence': True}})")
     for config in configs:
         # librdkafka's default acks is all; idempotence is off unless asked for.
         acks = str(config.get("acks", config.get("request.required.acks", "all")))
         idempotence = str(config.get("enable.idempotence", "false")).lower()
+        given = "acks" in config or "request.required.acks" in config
         assert acks in ("all", "-1") and idempotence in ("true", "1"), (
-            f"the producer was configured with acks={acks} and enable.idempotence="
+            "expected a durable producer (acks=all with idempotence); the producer was "
+            f"configured with acks={acks if given else 'unset (all)'} and enable.idempotence="
             f"{config.get('enable.idempotence', 'unset (false)')}: a careful producer sets "
             "'acks': 'all' and 'enable.idempotence': True")
 
 
 def test_delivery_callbacks_track_every_message(ex1: Evidence) -> None:
     produced = ex1.run.of("produce", topic="orders")
-    assert produced, f"nothing was produced to 'orders'. {ex1.run.summary()}."
+    assert produced, (
+        "expected each produce() to 'orders' to pass a delivery callback; nothing was produced "
+        f"to 'orders' ({ex1.run.summary()}): produce the 100 orders with "
+        "on_delivery=delivery_callback")
     without = [event for event in produced if not event["callback"]]
     assert not without, (
         f"{len(without)} of {len(produced)} produce() calls had no delivery callback: pass "
@@ -142,7 +317,9 @@ def test_delivery_callbacks_track_every_message(ex1: Evidence) -> None:
 def test_flushes_before_exiting(ex1: Evidence) -> None:
     produced = ex1.run.of("produce")
     flushes = [e for e in ex1.run.of("flush") if not produced or e["time"] >= produced[-1]["time"]]
-    assert produced, f"nothing was produced. {ex1.run.summary()}."
+    assert produced, (
+        "expected a flush() after the last produce(); nothing was produced "
+        f"({ex1.run.summary()}): produce the 100 orders, then call producer.flush()")
     assert flushes and flushes[-1]["remaining"] == 0, (
         "messages not flushed: the producer exited without a flush() after its last "
         "produce() (or with messages still queued); call producer.flush() before main() "
@@ -150,19 +327,131 @@ def test_flushes_before_exiting(ex1: Evidence) -> None:
 
 
 def test_printed_counts_match_the_broker(ex1: Evidence) -> None:
-    printed = printed_partition_counts(ex1.run.stdout)
     actual = count_by_partition(ex1.records)
-    assert printed, ("no per-partition count was printed: end with one line per partition, "
-                     "e.g. 'Partition 0: 27'")
-    assert printed == actual, (
+    assert ex1.records, (
+        "expected per-partition counts equal to what 'orders' holds, but the topic is empty "
+        f"(the output ends with {last_lines(ex1.output())}; {ex1.run.summary()}): send the "
+        "orders, then print how many each partition received")
+    readings = partition_count_readings(ex1.run.stdout, ex1.run.stderr)
+    assert readings, (
+        "no per-partition count was found in the output (stdout and stderr), which ends "
+        f"with {last_lines(ex1.output())}: expected the number of messages each partition "
+        f"received, {dict(sorted(actual.items()))} by the broker. After flush(), print one "
+        "count per partition from the counts kept in the delivery callback, e.g. "
+        "'Partition 0: 23 messages'")
+    printed = printed_partition_counts(ex1.run.stdout, ex1.run.stderr)
+    assert any(counts_agree(reading, actual) for reading in readings), (
         f"printed counts {dict(sorted(printed.items()))} differ from what the broker holds per "
-        f"partition {dict(sorted(actual.items()))}: count deliveries in the delivery callback "
-        "from msg.partition(), only for messages without an error")
+        f"partition {dict(sorted(actual.items()))} (the output ends with "
+        f"{last_lines(ex1.output())}): count deliveries in the delivery callback from "
+        "msg.partition(), only for messages without an error, and print them after flush()")
+
+
+def last_lines(output: str, count: int = 3) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return " / ".join(repr(line[:80]) for line in lines[-count:]) or "nothing (no output)"
 
 
 def test_prints_one_line_per_delivered_message(ex1: Evidence) -> None:
-    named = set(re.findall(r"ORD-\d{5}", ex1.run.stdout))
-    assert named >= set(order_ids(ex1)) and named, (
-        f"{len(named)} orders are named in the output, {len(ex1.records)} were delivered: the "
-        "exercise prints one line per delivered message (from the delivery callback)")
+    delivered = ex1.delivered()
+    silent = [event for event in delivered if not str(event.get("printed") or "").strip()]
+    ids = set(order_ids(ex1))
+    named = set(ORDER_ID.findall(ex1.output()))
+    # Either reading is one line per message: each callback printed a line of its own,
+    # whatever it says (the course's prints the key), or the output names every order.
+    assert (delivered and not silent) or (ids and ids <= named), (
+        "expected one line per delivered message, printed by the delivery callback; "
+        + (f"{len(silent)} of {len(delivered)} messages delivered to 'orders' got no line "
+           f"from their callback (e.g. the message at offset {silent[0].get('offset')} of "
+           f"partition {silent[0].get('partition')})"
+           + (f", while for others it printed {first_line(delivered)!r}"
+              if len(silent) < len(delivered) else "")
+           if delivered else "no delivery callback ran for a message to 'orders'")
+        + (f", and the output names {len(ids & named)} of the {len(ids)} order ids in "
+           "'orders'" if ids else ", and 'orders' holds no orders")
+        + (f" (not {listing(sorted(ids - named), 3)})" if ids - named else "")
+        + ". In delivery_callback, print one line for each message delivered without an "
+        "error, e.g. print(f\"Sent {msg.key().decode()} to partition {msg.partition()}\")")
 
+
+def first_line(events: list[dict[str, Any]]) -> str:
+    for event in events:
+        for line in str(event.get("printed") or "").splitlines():
+            if line.strip():
+                return line.strip()
+    return ""
+
+
+@pytest.fixture(scope="module")
+def ex1_failure(
+    ex1: Evidence, lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Run:
+    """The driver's run, after the main run's topic was read (``ex1``): what it produces
+    changes none of the evidence the other checks judge."""
+    driver = tmp_path_factory.mktemp("ex1-driver") / "ex1_driver.py"
+    driver.write_text(DRIVER)
+    return lab_sandbox.start_call(lab_submission, str(driver), call="replay",
+                                  args=[FAILED_ORDER]).finish(lab_timeout)
+
+
+def test_a_failed_delivery_is_not_reported_as_delivered(ex1: Evidence, ex1_failure: Run) -> None:
+    crashed = ex1_failure.of("raised")
+    if crashed:  # the driver catches what the submission raises: this is the grader's
+        raise RuntimeError(f"the grader's driver for a failed delivery crashed: "
+                           f"{crashed[0]['error']}")
+    returned = ex1_failure.of("returned")
+    assert returned, (
+        "expected the grader to import exercise_producer and call delivery_callback(err, "
+        "msg) with a failed delivery; the grader's driver "
+        + ex1_failure.summary().removeprefix("the submission ")
+        + ": keep the module importable without side effects (main() under "
+        "if __name__ == '__main__')")
+    answer: dict[str, Any] = returned[0]["result"]
+    assert "import_failed" not in answer, (
+        "expected exercise_producer.py to import as a module, so that the grader can hand "
+        f"delivery_callback a failed delivery; importing it raised {answer.get('import_failed')}"
+        ": keep the work in main(), called under if __name__ == '__main__'")
+    assert answer.get("callback"), (
+        "expected a function delivery_callback(err, msg) in exercise_producer.py, as the "
+        "course names it; the module defines "
+        f"{listing(answer.get('defined') or ['no functions'])}: name the delivery callback "
+        "delivery_callback, so that the grader can hand it a failed delivery")
+    failures = [event for event in ex1_failure.of("delivered") if event.get("error")]
+    if not failures:
+        raise RuntimeError(
+            f"the grader's failed delivery did not happen: produce() to partition "
+            f"{MISSING_PARTITION} of 'orders' {answer.get('produce_raised') or 'raised nothing'}"
+            f" and no delivery report carried an error ({answer})")
+    failure = failures[0]
+    error = str(failure["error"])
+    printed = str(failure.get("printed") or "")
+    lines = [line.strip() for line in printed.splitlines() if line.strip()]
+    successes = [line.strip() for event in ex1.delivered()
+                 for line in str(event.get("printed") or "").splitlines() if line.strip()]
+    like_delivered = [] if reports_failure(printed, error) else looks_like(lines, successes)
+    counted = list(answer.get("counted") or [])
+    seen = []
+    if like_delivered:
+        example = next((line for line in successes if looks_like([line], like_delivered)),
+                       successes[0])
+        seen.append(f"it printed {like_delivered[0]!r}, the way it reports a delivered "
+                    f"message ({example!r}), and nothing of the failure")
+    if counted:
+        seen.append(f"it counted the message as delivered ({listing(counted, 3)})")
+    assert not seen, (
+        f"expected delivery_callback to report a failed delivery as a failure: the grader "
+        f"produced order {FAILED_ORDER['order_id']} (key {FAILED_ORDER['customer_id']}) to "
+        f"partition {MISSING_PARTITION} of 'orders', which has {ORDERS_PARTITIONS} "
+        f"partitions, and librdkafka called delivery_callback with the error "
+        f"{error_text(error)}. Observed: "
+        + "; and ".join(seen)
+        + ". Look at err first: when it is not None, report the failure (e.g. "
+        "print(f'Delivery failed: {err}')) and count nothing; count and print a delivery "
+        "only when err is None")
+
+
+def error_text(error: str) -> str:
+    """librdkafka's words for an error: ``Local: Unknown partition (_UNKNOWN_PARTITION)``."""
+    words, code = re.search(r'str="([^"]+)"', error), re.search(r"code=(\w+)", error)
+    return f"{words.group(1)} ({code.group(1)})" if words and code else error

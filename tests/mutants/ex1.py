@@ -4,6 +4,17 @@ from tests.mutants import Mutant
 
 FILE = "exercise_producer.py"
 KEYED = '            key=order["customer_id"].encode("utf-8"),\n'
+ERROR_BRANCH = (
+    "    if err is not None:\n"
+    '        failed.append(f"{key}: {err}")\n'
+    '        print(f"Delivery failed for order of {key}: {err}", flush=True)\n'
+    "        return\n"
+)
+COUNTED = "    delivered_per_partition[msg.partition()] += 1\n"
+PRINTED = (
+    '    print(f"Delivered {order_id} (key {key}) to {msg.topic()} "\n'
+    '          f"[partition {msg.partition()}] at offset {msg.offset()}", flush=True)\n'
+)
 
 MUTANTS = [
     Mutant("ex1", "no key", FILE, ((KEYED, ""),),
@@ -27,4 +38,17 @@ MUTANTS = [
     Mutant("ex1", "no flush", FILE,
            (("remaining = producer.flush(30)", "remaining = len(producer)"),),
            "flushes_before_exiting", r"messages not flushed"),
+    Mutant("ex1", "no line per delivered message", FILE, ((PRINTED, ""),),
+           "prints_one_line_per_delivered_message",
+           r"100 of 100 messages delivered to 'orders' got no line from their callback"),
+    Mutant("ex1", "callback ignores err", FILE, ((ERROR_BRANCH, ""),),
+           "a_failed_delivery_is_not_reported_as_delivered",
+           r"printed 'Delivered ORD-00101 .*partition 99.*', the way it reports a delivered "
+           r"message .* counted the message as delivered \(delivered_per_partition gained "
+           r"the key 99, holding 1\)"),
+    Mutant("ex1", "failure counted as delivered", FILE,
+           ((COUNTED, ""), (ERROR_BRANCH, COUNTED + ERROR_BRANCH)),
+           "a_failed_delivery_is_not_reported_as_delivered",
+           r"counted the message as delivered \(delivered_per_partition gained the key 99, "
+           r"holding 1\)"),
 ]
