@@ -4,7 +4,8 @@ Two runs of the submission, side by side:
 
 - ``main()`` against a fresh ``payments`` topic (1 partition), with ``process_payment``
   observed: the broker tells which payments were produced, the observed calls which of
-  them were processed (returned True) or skipped (returned False), in which pass.
+  them were processed (returned True) or skipped (returned False), in which pass, and
+  the observed polls which of the topic's records main() consumed before each call.
 - A driver of the harness's own that imports the module and hands ``process_payment``
   a fixed sequence of payments in one process, since the store of processed ids lives in
   the process and the contract's duplicate cases must be met in a known order: two
@@ -37,6 +38,7 @@ from pytest_kafka_lab.readers import Record, read_topic
 pytestmark = pytest.mark.exercise("ex4", "exactly-once processing")
 
 FILE = "exercise_exactly_once.py"
+TOPIC = "payments"
 NUM_PAYMENTS = 10
 
 # The driver's payments: fixed ids, so that every grading run is the same.
@@ -134,6 +136,32 @@ class Evidence:
         return [str(value["payment_id"]) for value in json_values(self.records)
                 if value and "payment_id" in value]
 
+    def unconsumed_calls(self) -> dict[str, tuple[int, int]]:
+        """``{payment_id: (calls, polls)}`` for the payments of which process_payment was
+        called more often than main() had consumed their record from 'payments' by then.
+
+        Events are in the order they happened: a record's ``polled`` event is written
+        when poll() or consume() hands it over, a ``call`` event when the call ends.
+        """
+        at = {(record.partition, record.offset): str(value["payment_id"])
+              for record, value in zip(self.records, json_values(self.records), strict=True)
+              if value and "payment_id" in value}
+        polls: Counter[str] = Counter()
+        calls: Counter[str] = Counter()
+        unconsumed: dict[str, tuple[int, int]] = {}
+        for event in self.run.events:
+            if event.get("kind") == "polled" and event.get("topic") == TOPIC:
+                payment = at.get((event.get("partition"), event.get("offset")))
+                if payment is not None:
+                    polls[payment] += 1
+            elif event.get("kind") == "call" and event.get("function") == "process_payment" \
+                    and event.get("ident") is not None:
+                payment = str(event["ident"])
+                calls[payment] += 1
+                if calls[payment] > polls[payment]:
+                    unconsumed[payment] = (calls[payment], polls[payment])
+        return unconsumed
+
     def answers(self) -> list[dict[str, Any]]:
         returned = self.driver.of("returned")
         return list(returned[0]["result"]) if returned else []
@@ -145,7 +173,7 @@ def ex4(
     kafka_admin: AdminClient, tmp_path_factory: pytest.TempPathFactory,
 ) -> Evidence:
     require_exercise(lab_submission, "ex4")
-    reset_course(kafka_admin, {"payments": 1})
+    reset_course(kafka_admin, {TOPIC: 1})
     driver = tmp_path_factory.mktemp("ex4-driver") / "ex4_driver.py"
     driver.write_text(DRIVER)
     main = lab_sandbox.start_call(lab_submission, FILE, call="main",
@@ -156,7 +184,7 @@ def ex4(
     deadline = time.monotonic() + lab_timeout
     run = main.finish(lab_timeout)
     replayed = replay.finish(max(deadline - time.monotonic(), 1.0))
-    return Evidence(require_ran(run), read_topic(kafka_broker, "payments"),
+    return Evidence(require_ran(run), read_topic(kafka_broker, TOPIC),
                     require_ran(replayed))
 
 
@@ -235,6 +263,23 @@ def test_second_pass_reads_every_payment_again(ex4: Evidence) -> None:
         f"(e.g. {listing(once, 3)}): main() consumes the topic twice, the second time from "
         "the beginning as after a restart (a new consumer reading from offset 0), and "
         "passes every payment of both passes to process_payment")
+
+
+def test_processed_payments_are_consumed_from_the_topic(ex4: Evidence) -> None:
+    ids = ex4.produced_ids()
+    assert ids, f"the topic '{TOPIC}' holds no payments. {ex4.run.summary()}."
+    assert ex4.processed(), (
+        f"main() never called process_payment(payment). {ex4.run.summary()}.")
+    unconsumed = ex4.unconsumed_calls()
+    polled = len(ex4.run.of("polled", topic=TOPIC))
+    assert not unconsumed, (
+        f"process_payment was called for {len(unconsumed)} payments more often than "
+        f"main() had consumed them from '{TOPIC}' (it polled {polled} records from the "
+        "topic in all): "
+        + listing([f"{pid} called {calls} times after {polls} polls of its record"
+                   for pid, (calls, polls) in unconsumed.items()], 3)
+        + ". Both passes must consume the payments from the topic (poll() or consume()) "
+        "and hand process_payment what they read, not payments kept in memory")
 
 
 def test_payments_of_one_customer_are_all_processed(ex4: Evidence) -> None:

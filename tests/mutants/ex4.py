@@ -5,6 +5,7 @@ from tests.mutants import Mutant
 FILE = "exercise_exactly_once.py"
 BY_CUSTOMER = (('    payment_id = payment["payment_id"]\n',
                 '    payment_id = payment["customer"]\n'),)
+REPLAYED = "    for payment in payments:\n        process_payment(dict(payment))\n"
 PROCESSING = "    print(f\"Processing payment {payment_id}: {payment.get('amount')} \"\n"
 
 MUTANTS = [
@@ -26,6 +27,14 @@ MUTANTS = [
     Mutant("ex4", "no duplicate check", FILE,
            (("    return message_id in processed_ids\n", "    return False\n"),),
            "a_redelivered_payment_is_processed_once", r"Expected True, then False"),
+    # Both passes hand process_payment the payments main() kept, never reading the topic.
+    Mutant("ex4", "payments never consumed", FILE,
+           (("    produce_payments(NUM_PAYMENTS)\n",
+             "    payments = produce_payments(NUM_PAYMENTS)\n"),
+            ('    consume_from_beginning("First pass")\n', REPLAYED),
+            ('    consume_from_beginning("Second pass")\n', REPLAYED)),
+           "processed_payments_are_consumed_from_the_topic",
+           r"more often than main\(\) had consumed them from 'payments' \(it polled 0 "),
     Mutant("ex4", "no second pass", FILE,
            (('    consume_from_beginning("Second pass")\n', ""),),
            "second_pass_reads_every_payment_again", r"fewer than twice"),

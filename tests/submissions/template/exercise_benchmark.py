@@ -1,30 +1,59 @@
 """Exercise 6 - producer benchmark.
 
-Measure throughput for acks 0/1/all, batch.size 16/32/64 KB, with and without
-compression, on the topic ``benchmark-topic``.
+Compare producer throughput on the topic ``benchmark-topic``:
+
+1. acks: 0 vs 1 vs all
+2. batch.size: 16 KB vs 32 KB vs 64 KB
+3. with vs without compression
+
+benchmark_producer() is complete: use it from main() and print a comparison table.
 """
 
-import time  # noqa: F401 - you will need it
+import json
+import time
 
-from confluent_kafka import Producer  # noqa: F401 - you will need it
-
-TOPIC = "benchmark-topic"
+from confluent_kafka import Producer
 
 
-def benchmark_producer(config: dict, num_messages: int, message_size: int) -> dict:
-    """Send num_messages messages of message_size bytes with config; return the figures.
+def benchmark_producer(config, num_messages=10000, message_size=100):
+    """Send num_messages messages with the given producer config and measure throughput."""
+    producer = Producer(config)
+    message = json.dumps({'data': 'x' * message_size}).encode()
 
-    The result holds duration, messages, errors, throughput (messages per second) and
-    mb_per_sec.
-    """
-    # TODO: create a producer with config, start the clock, produce the messages,
-    #       flush, stop the clock, return the figures
-    pass
+    errors = []
+
+    def delivery_report(err, msg):
+        if err:
+            errors.append(err)
+
+    start_time = time.time()
+
+    for i in range(num_messages):  # noqa: B007 - the course's code as handed out
+        producer.produce('benchmark-topic', value=message, callback=delivery_report)
+        producer.poll(0)
+
+    producer.flush()
+    duration = time.time() - start_time
+
+    return {
+        'duration': duration,
+        'messages': num_messages,
+        'errors': len(errors),
+        'throughput': num_messages / duration,
+        'mb_per_sec': (num_messages * len(message)) / duration / 1024 / 1024,
+    }
 
 
 def main():
-    # TODO: run benchmark_producer for every combination of acks, batch.size and
-    #       compression.type, then print a comparison table
+    base_config = {'bootstrap.servers': 'localhost:9092'}  # noqa: F841 - for your configs
+
+    # TODO: Test different acks settings (0, 1, all)
+
+    # TODO: Test different batch sizes (16384, 32768, 65536)
+
+    # TODO: Test with and without compression
+
+    # TODO: Print a comparison table
     print("TODO: run the benchmarks")
 
 

@@ -1,42 +1,57 @@
 """Exercise 4 - exactly-once processing by deduplication.
 
-Produce 10 payments to ``payments``, then consume them twice from the beginning (the
-second time as after a restart): each payment must be processed exactly once.
+Kafka may deliver a message more than once. Make payment processing idempotent:
+remember the ids of the payments already processed and skip duplicates.
 """
 
-import json  # noqa: F401 - you will need it
-import uuid  # noqa: F401 - you will need it
+import json
+import uuid
 
-from confluent_kafka import Consumer, Producer  # noqa: F401 - you will need them
+from confluent_kafka import Consumer, Producer  # noqa: F401 - you will need Consumer
 
-TOPIC = "payments"
-
+# In production this would be a database or Redis
 processed_ids = set()
 
 
 def is_duplicate(message_id: str) -> bool:
-    """True if the payment with this id was processed before."""
-    # TODO: look the id up in the store of processed ids
+    """Check if a message was already processed."""
+    # TODO: Implement
     pass
 
 
 def mark_processed(message_id: str):
-    """Remember that the payment with this id has been processed."""
-    # TODO: add the id to the store of processed ids
+    """Mark a message as processed."""
+    # TODO: Implement
     pass
 
 
 def process_payment(payment: dict) -> bool:
-    """Process a payment once: True if processed, False if skipped as a duplicate."""
-    # TODO: skip a duplicate (by payment_id), else process it, then mark it processed
+    """Process a payment exactly once. Returns True if processed, False if duplicate."""
+    # TODO: Check if duplicate
+    # TODO: Process the payment
+    # TODO: Mark as processed
     pass
 
 
 def main():
-    # TODO: produce 10 payments (payment_id = str(uuid.uuid4()), amount, customer)
-    # TODO: consume all payments from the beginning and process each one
-    # TODO: consume them again from the beginning, as after a restart
-    print("TODO: produce and consume payments")
+    # Topic 'payments' already exists (created on first use)
+    producer = Producer({'bootstrap.servers': 'localhost:9092'})
+
+    # Produce some payments
+    for i in range(10):
+        payment = {
+            'payment_id': str(uuid.uuid4()),
+            'amount': 100.00 + i,
+            'customer': f'CUST-{i:03d}',
+        }
+        producer.produce('payments', key=payment['payment_id'], value=json.dumps(payment))
+    producer.flush()
+    print("Produced 10 payments")
+
+    # TODO: Consume the payments (group 'payment-processor') and process each one
+
+    # TODO: Consume them again from the beginning, as after a restart, and check
+    #       that every payment is skipped as a duplicate
 
 
 if __name__ == "__main__":
