@@ -23,6 +23,12 @@ MUTANTS = [
     Mutant("ex3", "offset reset earliest", FILE,
            (('"auto.offset.reset": "latest",', '"auto.offset.reset": "earliest",'),),
            "consumer_is_configured_for_cooperative_rebalancing", r"auto\.offset\.reset=earliest"),
+    # The course watches each rebalance through what the callbacks print: none given.
+    Mutant("ex3", "no rebalance callbacks", FILE,
+           (("consumer.subscribe([TOPIC], on_assign=on_assign, on_revoke=on_revoke, "
+             "on_lost=on_lost)", "consumer.subscribe([TOPIC])"),),
+           "rebalance_callbacks_show_every_assignment_and_revocation",
+           r"without an on_assign callback"),
     # Nothing committed: the member taking partitions over starts from the latest offset.
     Mutant("ex3", "no commits", FILE,
            (('"enable.auto.offset.store": False,',
