@@ -204,14 +204,14 @@ class Evidence:
 
 @pytest.fixture(scope="module")
 def ex1(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, kafka_broker: KafkaBroker,
-    kafka_admin: AdminClient,
+    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
+    lab_admin: AdminClient,
 ) -> Evidence:
     require_exercise(lab_submission, "ex1")
-    reset_course(kafka_admin, {"orders": ORDERS_PARTITIONS})
+    reset_course(lab_admin, {"orders": ORDERS_PARTITIONS})
     run = require_ran(
         lab_sandbox.start_script(lab_submission, "exercise_producer.py").finish(lab_timeout))
-    return Evidence(run, read_topic(kafka_broker, "orders"))
+    return Evidence(run, read_topic(lab_broker, "orders"))
 
 
 def empty_topic(evidence: Evidence) -> str:

@@ -320,13 +320,13 @@ def play(evidence: Evidence, sandbox: Sandbox, submission: Path, broker: KafkaBr
 
 @pytest.fixture(scope="module")
 def ex3(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, kafka_broker: KafkaBroker,
-    kafka_admin: AdminClient,
+    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
+    lab_admin: AdminClient,
 ) -> Evidence:
     require_exercise(lab_submission, "ex3")
-    reset_course(kafka_admin, {TOPIC: 6})
+    reset_course(lab_admin, {TOPIC: 6})
     evidence = Evidence()
-    play(evidence, lab_sandbox, lab_submission, kafka_broker, kafka_admin,
+    play(evidence, lab_sandbox, lab_submission, lab_broker, lab_admin,
          max(SHORTEST_STEP, min(STEP_TIMEOUT, lab_timeout)))
     for run in (evidence.producer, evidence.first, evidence.second):
         if run is not None:

@@ -169,11 +169,11 @@ class Evidence:
 
 @pytest.fixture(scope="module")
 def ex4(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, kafka_broker: KafkaBroker,
-    kafka_admin: AdminClient, tmp_path_factory: pytest.TempPathFactory,
+    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
+    lab_admin: AdminClient, tmp_path_factory: pytest.TempPathFactory,
 ) -> Evidence:
     require_exercise(lab_submission, "ex4")
-    reset_course(kafka_admin, {TOPIC: 1})
+    reset_course(lab_admin, {TOPIC: 1})
     driver = tmp_path_factory.mktemp("ex4-driver") / "ex4_driver.py"
     driver.write_text(DRIVER)
     main = lab_sandbox.start_call(lab_submission, FILE, call="main",
@@ -184,7 +184,7 @@ def ex4(
     deadline = time.monotonic() + lab_timeout
     run = main.finish(lab_timeout)
     replayed = replay.finish(max(deadline - time.monotonic(), 1.0))
-    return Evidence(require_ran(run), read_topic(kafka_broker, TOPIC),
+    return Evidence(require_ran(run), read_topic(lab_broker, TOPIC),
                     require_ran(replayed))
 
 

@@ -88,18 +88,18 @@ class Measurement:
 
 @pytest.fixture(scope="module")
 def ex6(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, kafka_broker: KafkaBroker,
-    kafka_admin: AdminClient,
+    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
+    lab_admin: AdminClient,
 ) -> list[Measurement]:
     require_exercise(lab_submission, "ex6")
-    reset_course(kafka_admin, {TOPIC: 1})
+    reset_course(lab_admin, {TOPIC: 1})
     measurements = []
     for config, num_messages, message_size in CALLS:
-        before = stored(kafka_broker)
+        before = stored(lab_broker)
         run = require_ran(lab_sandbox.start_call(
             lab_submission, FILE, call="benchmark_producer",
             args=[config, num_messages, message_size]).finish(lab_timeout))
-        received = received_since(kafka_broker, before, len(successful_deliveries(run)))
+        received = received_since(lab_broker, before, len(successful_deliveries(run)))
         measurements.append(Measurement(config, num_messages, message_size, run, received))
     return measurements
 
@@ -133,12 +133,12 @@ class MainRun:
 @pytest.fixture(scope="module")
 def ex6_main(
     ex6: list[Measurement], lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float,
-    kafka_broker: KafkaBroker,
+    lab_broker: KafkaBroker,
 ) -> MainRun:
-    before = stored(kafka_broker)
+    before = stored(lab_broker)
     run = require_ran(lab_sandbox.start_call(lab_submission, FILE, call="main")
                       .finish(lab_timeout))
-    return MainRun(run, received_since(kafka_broker, before, len(successful_deliveries(run))))
+    return MainRun(run, received_since(lab_broker, before, len(successful_deliveries(run))))
 
 
 def stored(broker: KafkaBroker) -> int:
