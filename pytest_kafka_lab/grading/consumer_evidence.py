@@ -4,6 +4,7 @@ harness produces them, and what a run's events say was processed and committed."
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,6 +130,35 @@ def calls(events: list[Event], function: str = "process_order") -> list[tuple[in
     """``(index in events, event)`` of each observed call of ``function``."""
     return [(index, event) for index, event in enumerate(events)
             if event["kind"] == "call" and event.get("function") == function]
+
+
+def tries_by_order(events: list[Event], function: str = "process_order"
+                   ) -> dict[str, list[tuple[int, Event]]]:
+    """``{order id: [(index in events, event), ...]}``: every observed call of ``function``
+    for each order, in the order they were made."""
+    tries: dict[str, list[tuple[int, Event]]] = {}
+    for index, event in calls(events, function):
+        if event.get("ident") is not None:
+            tries.setdefault(str(event["ident"]), []).append((index, event))
+    return tries
+
+
+def processed_count(events: list[Event], before: int, function: str = "process_order") -> int:
+    """Calls of ``function`` that returned among ``events[:before]``."""
+    return sum(1 for index, event in calls(events[:before], function)
+               if event["outcome"] == "returned")
+
+
+def error_texts(event: Event) -> list[str]:
+    """What names the error of a failed call: its ``str()`` and ``repr()`` (either is a
+    fair way to record it); for an exception with an empty message, its repr only."""
+    texts = [event.get("message") or "", event.get("error") or ""]
+    if event.get("outcome") == "injected-failure":
+        texts.append(f"injected failure for {event.get('ident')}")
+    inner = re.fullmatch(r"\w+\((['\"])(.*)\1,?\)", event.get("error") or "", re.DOTALL)
+    if inner:
+        texts.append(inner.group(2))
+    return [text for text in dict.fromkeys(texts) if text]
 
 
 def successes(events: list[Event], function: str = "process_order") -> dict[str, int]:

@@ -13,6 +13,12 @@ MUTANTS = [
     Mutant("ex2", "automatic commits left on", FILE,
            (('        "enable.auto.commit": False,\n', ""),),
            "automatic_commits_are_switched_off", r"enable\.auto\.commit=unset"),
+    # A new group then starts at the end of each partition: none of the 37 orders is read.
+    Mutant("ex2", "reads from the latest offset", FILE,
+           (('        "auto.offset.reset": "earliest",\n', ""),),
+           "joins_order_processor_from_the_earliest_offset",
+           r"no auto\.offset\.reset \(librdkafka's default is latest\): a new group then "
+           r"starts at the end of each partition, so it skipped the 37 orders already waiting"),
     Mutant("ex2", "commits every 5", FILE, (("COMMIT_EVERY = 10", "COMMIT_EVERY = 5"),),
            "commits_after_every_10th_message",
            r"committed after messages 10, 20, 30 and at no other time; "

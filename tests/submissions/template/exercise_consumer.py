@@ -1,45 +1,52 @@
-"""Exercise 2 - consumer with manual commits.
-
-Read orders from ``orders`` in the group ``order-processor`` with automatic commits
-switched off; commit after every 10 processed messages, and once more on Ctrl-C.
 """
+Exercise 2: Consumer with Manual Commits
+Module 2 - Kafka Producers and Consumers
 
+Task: consume orders from 'orders' in the group 'order-processor', process each one,
+and commit offsets manually: synchronously after every 10 processed messages, and once
+more when the consumer is stopped with Ctrl-C.
+"""
 import json  # noqa: F401 - you will need it
 
-from confluent_kafka import Consumer  # noqa: F401 - you will need it
-
-TOPIC = "orders"
+from confluent_kafka import Consumer, KafkaError  # noqa: F401 - you will need KafkaError
 
 
-def process_order(order: dict):
-    """Process one order."""
-    # TODO: print the order's id, customer and product
-    pass
+def process_order(order):
+    """Process an order (simulate business logic)"""
+    print(f"Processing order {order['order_id']}: "
+          f"{order['quantity']}x {order['product']} for {order['customer_id']}")
 
 
 def main():
-    config = {
-        "bootstrap.servers": "localhost:9092",
-        "group.id": "order-processor",
-        # TODO: start from the earliest offset and switch automatic commits off
-    }
-    print(f"TODO: consume with {config}")
-    # TODO: create the consumer and subscribe to TOPIC
+    consumer = Consumer({
+        'bootstrap.servers': 'localhost:9092',
+        'group.id': 'order-processor',
+        # TODO: Configure manual commits
+    })
+
+    consumer.subscribe(['orders'])
 
     processed = 0
+
     try:
         while True:
-            # TODO: poll for a message (timeout 1.0 s); skip None
-            # TODO: report msg.error() and continue
-            # TODO: decode the JSON value, call process_order, count it
-            # TODO: commit synchronously after every 10 processed messages
-            pass
+            msg = consumer.poll(1.0)
+
+            if msg is None:
+                continue
+
+            # TODO: Handle errors (msg.error())
+
+            # TODO: Decode the order (JSON) and call process_order()
+
+            # TODO: Commit synchronously after every 10 messages
+
     except KeyboardInterrupt:
-        print("Interrupted")
+        print(f"\nProcessed {processed} orders")
     finally:
-        # TODO: commit what was processed since the last commit, close the consumer
-        print(f"Processed {processed} messages")
+        # TODO: Commit the remaining messages
+        consumer.close()
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

@@ -1,56 +1,66 @@
-"""Exercise 5 - retries and a dead letter queue.
-
-Try each order from ``orders`` up to 3 times; send an order that still fails to
-``orders-dlq`` with its original key and value and headers that explain the failure.
 """
+Exercise 5: Dead Letter Queue
+Module 2 - Kafka Producers and Consumers
 
-import json  # noqa: F401 - you will need it
+Task: build a consumer that retries failed orders up to 3 times and sends persistently
+failing orders to a DLQ topic.
+"""
+import json
+import random
 import time  # noqa: F401 - you will need it
 
-from confluent_kafka import Consumer, Producer  # noqa: F401 - you will need them
+from confluent_kafka import Consumer, Producer
 
-TOPIC = "orders"
-DLQ_TOPIC = "orders-dlq"
 MAX_RETRIES = 3
 
 
 def process_order(order: dict) -> bool:
-    """Process one order; raise an exception if it cannot be processed."""
-    # TODO: validate the order (required fields, quantity > 0) and process it
-    pass
+    """Simulate order processing that may fail"""
+    if random.random() < 0.2:  # 20% failure rate
+        raise Exception("Random processing failure")
+    print(f"Processed order: {order['order_id']}")
+    return True
 
 
-def send_to_dlq(producer, msg, error, retry_count=MAX_RETRIES):
-    """Send the failed message to the DLQ topic with headers describing the failure."""
-    # TODO: produce msg's key and value unchanged to DLQ_TOPIC with the headers
-    #       original_topic, original_partition, original_offset, error, retry_count
+def send_to_dlq(producer, msg, error: str):
+    """Send failed message to the Dead Letter Queue"""
+    # TODO: Send the message to the DLQ with error metadata in its headers
     pass
 
 
 def main():
-    consumer_config = {
-        "bootstrap.servers": "localhost:9092",
-        "group.id": "order-processor-dlq",
-        # TODO: start from the earliest offset and switch automatic commits off
-    }
-    producer_config = {"bootstrap.servers": "localhost:9092"}
-    print(f"TODO: consume with {consumer_config}, produce with {producer_config}")
-    # TODO: create the consumer and the producer, subscribe to TOPIC
+    consumer = Consumer({
+        'bootstrap.servers': 'localhost:9092',
+        'group.id': 'order-processor-dlq',
+        'auto.offset.reset': 'earliest',
+        'enable.auto.commit': False
+    })
+    dlq_producer = Producer({'bootstrap.servers': 'localhost:9092'})  # noqa: F841 - for the DLQ
 
-    handled = 0
+    consumer.subscribe(['orders'])
+
     try:
         while True:
-            # TODO: poll for a message; skip None, report msg.error()
-            # TODO: try process_order up to MAX_RETRIES times with a short back-off
-            # TODO: if it still fails, send_to_dlq
-            # TODO: commit the message's offset, count it, stop after 100 messages
-            pass
+            msg = consumer.poll(1.0)
+            if msg is None:
+                continue
+            if msg.error():
+                print(f"Consumer error: {msg.error()}")
+                continue
+
+            order = json.loads(msg.value().decode('utf-8'))  # noqa: F841 - to process
+
+            # TODO: Implement the retry logic (up to MAX_RETRIES tries, with a back-off)
+
+            # TODO: Send the order to the DLQ if all the retries failed
+
+            # TODO: Commit the message's offset
+
     except KeyboardInterrupt:
-        print("Interrupted")
+        pass
     finally:
-        # TODO: close the consumer and flush the producer
-        print(f"Handled {handled} messages")
+        consumer.close()
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()
