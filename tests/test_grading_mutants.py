@@ -1,5 +1,9 @@
-"""Every mistake the course's checks promise to catch is caught, by the check meant for
-it, with a message naming it; and the reference solutions pass every check.
+"""Every check proven both ways. Every mistake the course's checks promise to catch is
+caught, by the check meant for it, with a message naming it; and correct work passes
+every check: the reference solutions, correct but differently written solutions
+(``tests/submissions/{classes,logging,alternatives}``, three gradings each, which must
+agree), and the course's own code (``tests/submissions/course``), whose one real bug is
+failed by its own check.
 
 Mutants of different exercises share a graded submission (a "round"): a round holds at
 most one mutant per exercise, and only the files of its exercises, so the others are
@@ -28,7 +32,15 @@ from tests.mutants import Mutant
 
 ROOT = Path(__file__).parent.parent
 REFERENCE = ROOT / "scenarios" / "reference"
-TEMPLATE = Path(__file__).parent / "submissions" / "template"
+SUBMISSIONS = Path(__file__).parent / "submissions"
+TEMPLATE = SUBMISSIONS / "template"
+COURSE = SUBMISSIONS / "course"
+# Correct but differently written: each must pass every check, on every grading.
+CORRECT = ("classes", "logging", "alternatives")
+CORRECT_RUNS = int(os.environ.get("KAFKA_LAB_CORPUS_RUNS", "3"))
+XDIST = "-n2"
+# Graded under pytest -n 2 too, whose verdicts must be the serial ones.
+UNDER_XDIST = ("reference", "round-0", "round-1")
 EXERCISES = ("ex1", "ex2", "ex3", "ex4", "ex5", "ex6")
 # Rounds graded side by side, each inner run on a broker of its own. Much of a round is
 # waiting on submissions, so two cores carry more than two.
@@ -103,20 +115,33 @@ def selected_jobs(session: pytest.Session) -> set[str]:
         params = getattr(item, "callspec", None)
         if params is not None and "mutant" in params.params:
             jobs.add(f"round-{ROUND_OF[params.params['mutant'].id]}")
+        elif params is not None and "solution" in params.params:
+            jobs.update(corpus_jobs(params.params["solution"]))
+        elif params is not None and "job" in params.params:
+            jobs.update((params.params["job"], params.params["job"] + XDIST))
         elif item.originalname in JOB_OF_TEST:
             jobs.add(JOB_OF_TEST[item.originalname])
     return jobs
 
 
 def grade_job(job: str, tmp: pytest.TempPathFactory) -> dict[str, Any]:
+    """Grade what ``job`` names; ``...-n2`` grades the same under ``pytest -n 2``."""
     folder = tmp.mktemp(job)
-    if job == "reference":
-        return grade(REFERENCE, folder / "grade.json")
-    if job == "template":
+    base, under_xdist = job.removesuffix(XDIST), job.endswith(XDIST)
+    args = ["-n", "2"] if under_xdist else []
+    if base == "reference":
+        submission = REFERENCE
+    elif base == "course":
+        submission = COURSE
+    elif base.startswith("corpus-"):
+        submission = SUBMISSIONS / base.split("-")[1]
+    elif base == "template":
+        submission = TEMPLATE
         # Ten seconds a run: the templates' endless loops are cut at that deadline.
-        return grade(TEMPLATE, folder / "grade.json", "--lab-timeout", "10")
-    submission = mutated_submission(folder / "submission", ROUNDS[int(job.split("-")[1])])
-    return grade(submission, folder / "grade.json")
+        args += ["--lab-timeout", "10"]
+    else:
+        submission = mutated_submission(folder / "submission", ROUNDS[int(base.split("-")[1])])
+    return grade(submission, folder / "grade.json", *args)
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +151,8 @@ def grades(
     """The grade of every selected job, graded ``PARALLEL`` at a time."""
     with ThreadPoolExecutor(PARALLEL) as pool:
         # The slowest first, so that no lane is left with a long job at the end.
-        order = sorted(selected_jobs(request.session), key=lambda job: job.startswith("round"))
+        order = sorted(selected_jobs(request.session),
+                       key=lambda job: (job.startswith("round"), job))
         jobs = {job: pool.submit(grade_job, job, tmp_path_factory) for job in order}
         return {job: future.result() for job, future in jobs.items()}
 
@@ -170,7 +196,62 @@ def test_the_course_templates_fail_every_check_cleanly(
         assert all(c["message"] for c in checks if c["status"] == "failed"), (key, checks)
 
 
+def corpus_jobs(solution: str) -> list[str]:
+    return [f"corpus-{solution}-{run}" for run in range(CORRECT_RUNS)]
+
+
+def not_passed(report: dict[str, Any]) -> list[str]:
+    """Each check that did not pass, as ``ex5 retries_a_failing_order_3_times (failed): ...``."""
+    return [f"{key} {check['name']} ({check['status']}): {check['message']}"
+            for key, exercise in sorted(report["exercises"].items())
+            for check in exercise["checks"] if check["status"] != "passed"]
+
+
+@pytest.mark.parametrize("solution", CORRECT)
+def test_correct_but_different_solutions_pass_every_check_on_every_grading(
+    solution: str, grades: dict[str, dict[str, Any]]
+) -> None:
+    reports = [grades[job] for job in corpus_jobs(solution)]
+    for run, report in enumerate(reports, 1):
+        assert set(report["exercises"]) == set(EXERCISE_FILES), report["exercises"].keys()
+        failing = not_passed(report)
+        assert not failing, (f"tests/submissions/{solution}, grading {run} of {len(reports)}: "
+                             + "\n".join(failing))
+
+
+def test_the_course_own_code_passes_but_for_its_ex5_bug(
+    grades: dict[str, dict[str, Any]],
+) -> None:
+    """The course's published code, as students hand it in unchanged, never costs a point
+    by itself; its ex5 solution reads the ``except ... as e`` name after the block (an
+    UnboundLocalError at the first order failing every try), and that alone is failed."""
+    report = grades["course"]
+    assert set(report["exercises"]) == set(EXERCISE_FILES), report["exercises"].keys()
+    ex5 = report["exercises"].pop("ex5")
+    assert not not_passed(report), "\n".join(not_passed(report))
+    checks = {check["name"]: check for check in ex5["checks"]}
+    survives = checks["survives_an_order_that_fails_every_try"]
+    assert survives["status"] == "failed", survives
+    assert "UnboundLocalError" in survives["message"], survives["message"]
+    assert not [check for check in ex5["checks"] if check["status"] == "error"], ex5
+
+
+
+def verdicts(report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {key: {check["name"]: check["status"] for check in exercise["checks"]}
+            for key, exercise in report["exercises"].items()}
+
+
+@pytest.mark.parametrize("job", UNDER_XDIST)
+def test_grading_under_xdist_gives_the_serial_verdicts(
+    job: str, grades: dict[str, dict[str, Any]]
+) -> None:
+    """``pytest scenarios -n 2``: each worker grades on a broker of its own, each exercise's
+    checks stay together, and the report is the serial one."""
+    assert verdicts(grades[job + XDIST]) == verdicts(grades[job])
+
 JOB_OF_TEST = {
     test_reference_solutions_pass_every_check.__name__: "reference",
     test_the_course_templates_fail_every_check_cleanly.__name__: "template",
+    test_the_course_own_code_passes_but_for_its_ex5_bug.__name__: "course",
 }
