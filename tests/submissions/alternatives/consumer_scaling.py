@@ -8,7 +8,7 @@ a SIGINT handler that lets the loop finish its batch instead of a KeyboardInterr
 import signal
 import uuid
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 TOPIC = "high-volume"
 BATCH_SIZE = 50
@@ -30,7 +30,12 @@ def commit(consumer, partitions):
     offsets = [TopicPartition(TOPIC, p, next_offsets[p]) for p in sorted(partitions)
                if p in next_offsets]
     if offsets:
-        consumer.commit(offsets=offsets, asynchronous=False)
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:
+            # A rebalance can refuse a commit; the next owner then re-reads a little.
+            print(f"[{me}] commit of {offsets} refused: {error}")
+            return {}
     return {tp.partition: tp.offset for tp in offsets}
 
 
