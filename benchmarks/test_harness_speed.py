@@ -1,9 +1,12 @@
 """The harness's own speed: broker start (warm cache), topic create and delete, a new
 group's first assignment, a cooperative rebalance when a second member joins, grading one
-full submission, and the whole ``pytest scenarios/`` run."""
+full submission, the whole ``pytest scenarios/`` run, and ``kafka-lab grade`` of one full
+submission and of six with ``-j 2``."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +19,7 @@ from confluent_kafka.admin import AdminClient
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.backends.local import LocalBroker
 from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.grading.course import EXERCISE_FILES, course_dir
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.topics import TopicFactory, create_topic, delete_topics
 from pytest_kafka_lab.waiting import wait_for
@@ -140,3 +144,46 @@ def test_whole_scenario_suite(benchmark: Any) -> None:
     """``pytest scenarios/`` as a student runs it: its own broker, every exercise."""
     benchmark.group = "grading"
     benchmark.pedantic(run_pytest, args=("scenarios",), rounds=1, iterations=1)
+
+
+# --- kafka-lab grade: a class -------------------------------------------------------------
+
+KAFKA_LAB = Path(sys.executable).with_name("kafka-lab")
+
+
+def copies_of_the_reference(root: Path, count: int) -> list[Path]:
+    copies = [root / f"student-{number}" for number in range(1, count + 1)]
+    for copy in copies:
+        shutil.copytree(course_dir() / "reference", copy)
+    return copies
+
+
+def kafka_lab_grade(out: Path, *args: str | Path) -> float:
+    """``kafka-lab grade ARGS`` as course staff run it (its brokers' start included);
+    every submission must pass every exercise."""
+    started = time.perf_counter()
+    finished = subprocess.run([str(KAFKA_LAB), "grade", *map(str, args), "--out", str(out)],
+                              capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    for grade in json.loads(out.with_suffix(".json").read_text()):
+        statuses = {key: exercise["status"] for key, exercise in grade["exercises"].items()}
+        assert statuses == dict.fromkeys(EXERCISE_FILES, "passed"), (
+            grade["name"], statuses, grade.get("error"))
+    return seconds
+
+
+def test_grading_class_one_full_submission(benchmark: Any, tmp_path: Path) -> None:
+    """``kafka-lab grade`` of one full submission (the reference, all six exercises)."""
+    benchmark.group = "grading a class"
+    (one,) = copies_of_the_reference(tmp_path, 1)
+    benchmark.pedantic(kafka_lab_grade, args=(tmp_path / "book", one), rounds=1, iterations=1)
+
+
+def test_grading_class_six_with_j2(benchmark: Any, tmp_path: Path) -> None:
+    """``kafka-lab grade -j 2`` of six copies of the reference: the target is at most 3.5
+    times one submission's time."""
+    benchmark.group = "grading a class"
+    six = copies_of_the_reference(tmp_path, 6)
+    benchmark.pedantic(kafka_lab_grade, args=(tmp_path / "book", "-j", "2", *six), rounds=1,
+                       iterations=1)

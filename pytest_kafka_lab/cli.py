@@ -4,7 +4,8 @@
     kafka-lab status | down                 look at or stop a detached broker
     kafka-lab fetch                         download and cache Kafka's jars now
     kafka-lab tools                         list the Kafka tools it runs
-    kafka-lab grade DIR [DIR ...]           grade a class into gradebook.csv/.json
+    kafka-lab grade [-j N] [--shard K/N] DIR...   grade a class into gradebook.csv/.json
+    kafka-lab grade --merge book-*.json     join shards' gradebooks into one
     kafka-lab kafka-topics --list --bootstrap-server localhost:9092
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from pytest_kafka_lab import detached
@@ -21,6 +21,7 @@ from pytest_kafka_lab.backends.local import LocalBroker
 from pytest_kafka_lab.config import LabConfig, build_config
 from pytest_kafka_lab.distribution import KAFKA_VERSION, resolve_distribution
 from pytest_kafka_lab.exceptions import KafkaLabError
+from pytest_kafka_lab.grading.grade_command import add_grade_parser
 from pytest_kafka_lab.progress import status
 from pytest_kafka_lab.tools import TOOL_CLASSES, tool_command
 
@@ -111,25 +112,6 @@ def run_tool(name: str, argv: list[str]) -> int:
     return 127  # not reached
 
 
-def cmd_grade(args: argparse.Namespace) -> int:
-    from pytest_kafka_lab.grading.gradebook import grade_class
-
-    missing = [str(folder) for folder in args.submissions if not folder.is_dir()]
-    if missing:
-        print(f"kafka-lab grade: no such submission folder(s): {', '.join(missing)}",
-              file=sys.stderr)
-        return 2
-    if not list(args.scenarios.glob("test_ex*.py")):
-        print(f"kafka-lab grade: {args.scenarios} holds no exercise scenarios "
-              "(test_ex*.py); point --scenarios at the project's scenarios folder",
-              file=sys.stderr)
-        return 2
-    table, full = grade_class(args.submissions, args.scenarios, args.out, lab_config(args),
-                              args.timeout)
-    print(f"Gradebook: {table} and {full}")
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="kafka-lab", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -146,14 +128,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--port", type=int, default=9092)
         command.set_defaults(run=run)
     commands.add_parser("fetch", help="download and cache Kafka's jars").set_defaults(run=cmd_fetch)
-    grade = commands.add_parser("grade", help="grade submission folders into a gradebook")
-    grade.add_argument("submissions", nargs="+", type=Path, metavar="DIR")
-    grade.add_argument("--scenarios", type=Path, default=Path("scenarios"),
-                       help="the scenarios folder (default ./scenarios)")
-    grade.add_argument("--out", type=Path, default=Path("gradebook"),
-                       help="gradebook path without suffix: writes .csv and .json")
-    grade.add_argument("--timeout", type=float, default=60, help="seconds per submission run")
-    grade.set_defaults(run=cmd_grade)
+    add_grade_parser(commands)
     commands.add_parser("tools", help="list the Kafka tools").set_defaults(run=cmd_tools)
     return main
 

@@ -1,7 +1,9 @@
-"""``kafka-lab``: a detached broker for hands-on work, Kafka's tools, and --kafka-reuse."""
+"""``kafka-lab``: a detached broker for hands-on work, Kafka's tools, --kafka-reuse, and what
+``kafka-lab grade`` refuses before it starts anything (its gradings: test_gradebook.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,8 +13,10 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends.local import free_port
+from pytest_kafka_lab.cli import main, parser
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.detached import load
+from pytest_kafka_lab.grading.grade_command import broker_config
 
 
 def kafka_lab(*args: str, cache: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -88,3 +92,88 @@ def test_kafka_reuse_keeps_one_broker_across_runs(
         second.stdout.fnmatch_lines([f"*reused (pid {broker.pid}*"])
     finally:
         assert kafka_lab("down", "--port", str(port), cache=state_dir).returncode == 0
+
+
+# --- kafka-lab grade: what it refuses before starting anything ----------------------------
+
+
+def grade_refusal(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """``kafka-lab grade ARGS`` in this process: it must refuse (exit 2); its message."""
+    with pytest.raises(SystemExit) as exited:
+        raise SystemExit(main(["grade", *args]))
+    assert exited.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("shard", "says"), [
+    ("0/3", "K must be from 1 to N"), ("4/3", "K must be from 1 to N"),
+    ("x", "is not K/N"), ("1/0", "K must be from 1 to N"), ("2", "is not K/N"),
+])
+def test_grade_refuses_a_bad_shard(shard: str, says: str, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    message = grade_refusal(capsys, "--shard", shard, str(tmp_path))
+    assert f"argument --shard: {shard!r}: " in message or f"{shard!r} is not K/N" in message
+    assert says in message
+
+
+def test_grade_refuses_to_grade_in_parallel_on_one_existing_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = grade_refusal(capsys, "-j", "2", "--kafka-bootstrap", "broker.example:9092",
+                            str(tmp_path))
+    assert "-j 2 cannot grade on one existing cluster" in message
+    assert "-j 1" in message
+    assert "--shard K/N" in message
+
+
+def test_grade_refuses_a_fixed_port_for_several_brokers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = grade_refusal(capsys, "-j", "3", "--kafka-port", "19092", str(tmp_path))
+    assert "cannot all listen on --kafka-port 19092" in message
+
+
+def test_grade_refuses_a_single_submissions_report_for_several(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("ann", "bob"):
+        (tmp_path / name).mkdir()
+    message = grade_refusal(capsys, "--gradescope", str(tmp_path / "results.json"),
+                            str(tmp_path / "ann"), str(tmp_path / "bob"))
+    assert "--gradescope" in message
+    assert "2 are to be graded" in message
+
+
+def test_grade_refuses_merging_and_grading_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = grade_refusal(capsys, str(tmp_path), "--merge", str(tmp_path / "book-1.json"))
+    assert "either submission folders or --merge" in message
+
+
+def test_grade_refuses_a_submission_twice_in_the_shards_it_merges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grade = {"name": "ann", "submission": "/class/ann", "exercises": {}}
+    for shard in ("book-1.json", "book-2.json"):
+        (tmp_path / shard).write_text(json.dumps([grade]))
+    message = grade_refusal(capsys, "--merge", str(tmp_path / "book-1.json"),
+                            str(tmp_path / "book-2.json"), "--out", str(tmp_path / "book"))
+    assert f"ann is graded in both {tmp_path / 'book-1.json'} and {tmp_path / 'book-2.json'}" \
+        in message
+
+
+def test_grade_reads_the_broker_options_as_pytest_does(tmp_path: Path) -> None:
+    args = parser().parse_args([
+        "grade", str(tmp_path), "--kafka-brokers", "3", "--kafka-heap", "768m",
+        "--kafka-broker-properties", "log.retention.ms=60000",
+        "--kafka-broker-properties", "num.partitions=2"])
+    config = broker_config(args)
+    assert (config.backend, config.brokers, config.heap) == ("local", 3, "768m")
+    assert config.broker_properties == (("log.retention.ms", "60000"), ("num.partitions", "2"))
+    external = broker_config(parser().parse_args(
+        ["grade", str(tmp_path), "--kafka-bootstrap", "broker.example:9092"]))
+    assert (external.backend, external.bootstrap) == ("external", "broker.example:9092")
+    container = broker_config(parser().parse_args(
+        ["grade", str(tmp_path), "--kafka-backend", "container"]))
+    assert container.backend == "container"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
+from pytest_kafka_lab.grading.report import Check, Grade
 
 ROOT = Path(__file__).parent.parent
 REFERENCE = ROOT / "scenarios" / "reference"
@@ -94,3 +96,44 @@ def test_kafka_lab_grade_explains_a_wrong_folder(tmp_path: Path) -> None:
     )
     assert finished.returncode == 2
     assert "no such submission folder" in finished.stderr
+
+
+def summarised() -> Grade:
+    grade = Grade("/submissions/alice")
+    grade.exercise("ex1", "producer basics").checks += [
+        Check("flushes_before_exiting", "passed", points=2),
+        Check("prints_one_line_per_delivered_message", "failed", "no line | printed <here>")]
+    grade.exercise("ex2", "consumer with manual commits").checks += [
+        Check("commits_after_every_10th_message", "failed", "committed at 7\nthen 14", 3),
+        Check("closes_the_consumer_on_ctrl_c", "error", "the submission could not run"),
+        Check("prints_the_number_processed", "error", "the submission could not run")]
+    grade.exercise("ex5", "dead letter queue").checks.append(
+        Check("no_order_is_lost", "missing", "missing: exercise_dlq.py not in /x"))
+    return grade
+
+
+def test_the_summary_lists_points_and_lost_checks_worst_first() -> None:
+    page = summarised().markdown()
+    assert page.startswith("### Kafka lab grade: `/submissions/alice`: 2/9 points\n")
+    rows = [line for line in page.splitlines() if re.match(r"\| ex\d", line)]
+    assert rows == ["| ex2 consumer with manual commits | error | 0/5 |",
+                    "| ex1 producer basics | failed | 2/3 |",
+                    "| ex5 dead letter queue | missing | 0/1 |"]
+    lost = [line for line in page.splitlines() if line.startswith("- ")]
+    assert lost == [
+        # Errors first, those alike together; then failures, the first line of each.
+        "- error `closes_the_consumer_on_ctrl_c`, `prints_the_number_processed` (0/2): "
+        "the submission could not run",
+        "- failed `commits_after_every_10th_message` (0/3): committed at 7",
+        "- failed `prints_one_line_per_delivered_message` (0/1): "
+        "no line \\| printed &lt;here&gt;",
+        "- not graded: the submission does not have this exercise's files "
+        "(exercise_dlq.py not in /x)"]
+
+
+def test_a_grade_reads_back_from_its_json_report(tmp_path: Path) -> None:
+    grade = summarised()
+    grade.write_json(tmp_path / "grade.json")
+    report = json.loads((tmp_path / "grade.json").read_text())
+    assert (report["points"], report["max_points"]) == (2, 9)
+    assert Grade.from_dict(report) == grade

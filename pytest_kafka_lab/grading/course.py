@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -33,6 +35,16 @@ EXERCISE_FILES: dict[str, tuple[str, ...]] = {
     "ex5": ("exercise_dlq.py",),
     "ex6": ("exercise_benchmark.py",),
 }
+
+
+def course_dir() -> Path:
+    """Where the course's exercise checks are: ``scenarios/`` of a checkout (an editable
+    install maps it), or the ``pytest_kafka_lab/course`` folder of an installed wheel."""
+    spec = importlib.util.find_spec("pytest_kafka_lab.course")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pytest_kafka_lab.course is not installed: reinstall "
+                                  "pytest-kafka-lab (pip install pytest-kafka-lab)")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 def reset_course(admin: AdminClient, create: dict[str, int] | None = None) -> None:

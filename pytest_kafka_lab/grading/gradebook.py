@@ -1,42 +1,37 @@
-"""``kafka-lab grade``: a whole class against one broker, into a gradebook.
+"""The gradebook of ``kafka-lab grade``: ``NAME.csv`` (one row per submission, one column
+per exercise) and ``NAME.json`` (every check), written as each grade comes in, and shard
+gradebooks merged into one.
 
-Each submission is graded by ``pytest SCENARIOS --lab-submission DIR`` in a process of its
-own, pointed at the one broker this command started; the gradebook has one row per
-submission and one column per exercise (its points, or ``missing``/``error``).
+A grade is the JSON of ``--lab-report`` with, added by ``kafka-lab grade``: ``name`` (the
+submission's name in the class, see ``class_list``), ``broker`` (the bootstrap address it
+was graded on), ``seconds``, and ``error`` when grading itself failed (no report, or the
+wall-clock limit tripped: then ``timed_out`` is true too).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
-import tempfile
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_kafka_lab.backends.local import LocalBroker
-from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.exceptions import KafkaLabError
+from pytest_kafka_lab.grading.class_list import sort_key
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
 
-
-def grade_one(submission: Path, scenarios: Path, bootstrap: str, timeout: float) -> dict[str, Any]:
-    """The JSON grade of one submission (an ``error`` row when grading itself failed)."""
-    with tempfile.TemporaryDirectory(prefix="kafka-lab-grade-") as scratch:
-        report = Path(scratch) / "grade.json"
-        finished = subprocess.run(
-            [sys.executable, "-m", "pytest", str(scenarios), "-q", "-p", "no:cacheprovider",
-             "--lab-submission", str(submission), "--lab-report", str(report),
-             "--lab-timeout", str(timeout), "--kafka-bootstrap", bootstrap],
-            capture_output=True, text=True, check=False, cwd=scenarios.parent,
-        )
-        if report.exists():
-            return dict(json.loads(report.read_text()))
-        return {"submission": str(submission), "exercises": {}, "error":
-                finished.stdout[-2000:] + finished.stderr[-2000:]}
+Grade = dict[str, Any]
+EXERCISES = sorted(EXERCISE_FILES)
+COLUMNS = ["submission", *EXERCISES, "total", "note"]
 
 
-def cell(grade: dict[str, Any], exercise: str) -> str | int:
+class GradebookError(KafkaLabError):
+    """Shard gradebooks that cannot be merged (unreadable, or a submission twice)."""
+
+
+def cell(grade: Grade, exercise: str) -> str | int:
+    """Points, or ``missing``/``error``; ``error`` too where grading produced no report."""
     result = grade["exercises"].get(exercise)
     if result is None:
         return "error"
@@ -45,28 +40,100 @@ def cell(grade: dict[str, Any], exercise: str) -> str | int:
     return int(result["points"])
 
 
-def write_gradebook(grades: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
-    """``out.csv`` (one row per submission) and ``out.json`` (every check)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table, full = out.with_suffix(".csv"), out.with_suffix(".json")
-    exercises = sorted(EXERCISE_FILES)
-    with table.open("w", newline="") as sheet:
-        writer = csv.writer(sheet)
-        writer.writerow(["submission", *exercises, "total"])
-        for grade in grades:
-            cells = [cell(grade, exercise) for exercise in exercises]
-            total = sum(value for value in cells if isinstance(value, int))
-            writer.writerow([Path(grade["submission"]).name, *cells, total])
-    full.write_text(json.dumps(grades, indent=2) + "\n")
-    return table, full
+def name_of(grade: Grade) -> str:
+    """The submission's name in the class (gradebooks before names: its folder's name)."""
+    return str(grade.get("name") or Path(grade["submission"]).name)
 
 
-def grade_class(submissions: list[Path], scenarios: Path, out: Path, config: LabConfig,
-                timeout: float) -> tuple[Path, Path]:
-    with LocalBroker(config) as broker:
-        grades = []
-        for submission in submissions:
-            print(f"grading {submission} ...", flush=True)
-            grades.append(grade_one(submission.resolve(), scenarios.resolve(),
-                                    broker.bootstrap_servers, timeout))
-    return write_gradebook(grades, out)
+def row(grade: Grade) -> list[str | int]:
+    cells = [cell(grade, exercise) for exercise in EXERCISES]
+    total = sum(value for value in cells if isinstance(value, int))
+    error = str(grade.get("error") or "").strip()
+    return [name_of(grade), *cells, total, error.splitlines()[0] if error else ""]
+
+
+def row_line(grade: Grade) -> str:
+    """The row as one line for the terminal or a CI log."""
+    name, *cells, total, note = row(grade)
+    scores = "  ".join(f"{exercise} {value}" for exercise, value in
+                       zip(EXERCISES, cells, strict=True))
+    return f"{name}: {scores}  total {total}" + (f"  ({note})" if note else "")
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write through a temporary file, so a reader never sees half a gradebook."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+class Gradebook:
+    """``out.csv`` and ``out.json``. ``add`` appends a grade's CSV row at once and rewrites
+    the JSON, so a gradebook is readable while the class is graded; ``finish`` rewrites
+    both in the class's order."""
+
+    def __init__(self, out: Path) -> None:
+        # `--out book` and `--out book.csv` both mean book.csv and book.json.
+        base = out.with_suffix("") if out.suffix in (".csv", ".json") else out
+        self.table = base.with_name(base.name + ".csv")
+        self.full = base.with_name(base.name + ".json")
+        self.grades: list[Grade] = []
+
+    def start(self) -> None:
+        self.table.parent.mkdir(parents=True, exist_ok=True)
+        with self.table.open("w", newline="") as sheet:
+            csv.writer(sheet).writerow(COLUMNS)
+        replace_file(self.full, "[]\n")
+
+    def add(self, grade: Grade) -> None:
+        self.grades.append(grade)
+        with self.table.open("a", newline="") as sheet:
+            csv.writer(sheet).writerow(row(grade))
+        replace_file(self.full, json.dumps(self.grades, indent=2) + "\n")
+
+    def finish(self) -> tuple[Path, Path]:
+        self.grades.sort(key=lambda grade: sort_key(name_of(grade)))
+        with self.table.open("w", newline="") as sheet:
+            writer = csv.writer(sheet)
+            writer.writerow(COLUMNS)
+            writer.writerows(row(grade) for grade in self.grades)
+        replace_file(self.full, json.dumps(self.grades, indent=2) + "\n")
+        return self.table, self.full
+
+
+def write_gradebook(grades: Iterable[Grade], out: Path) -> tuple[Path, Path]:
+    """``out.csv`` and ``out.json`` of ``grades``, in the class's order."""
+    book = Gradebook(out)
+    book.start()
+    book.grades.extend(grades)
+    return book.finish()
+
+
+def read_shard(path: Path) -> list[Grade]:
+    try:
+        grades = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise GradebookError(f"cannot read the gradebook {path}: {error}") from error
+    if not (isinstance(grades, list) and all(isinstance(g, dict) and "exercises" in g
+                                             for g in grades)):
+        raise GradebookError(f"{path} is not the JSON of a `kafka-lab grade` gradebook "
+                             "(a list of grades, each with its exercises)")
+    return grades
+
+
+def merge_gradebooks(shards: list[Path], out: Path) -> tuple[Path, Path]:
+    """One gradebook of the shards' gradebooks (their ``.json``); a submission present in
+    two of them is refused, naming both files."""
+    seen: dict[str, Path] = {}
+    merged: list[Grade] = []
+    for shard in shards:
+        for grade in read_shard(shard):
+            name = name_of(grade)
+            if name in seen:
+                raise GradebookError(
+                    f"{name} is graded in both {seen[name]} and {shard}: were the shards "
+                    "made with different --shard N, or from different folder lists? "
+                    "Grade each submission in one shard only, then merge again.")
+            seen[name] = shard
+            merged.append(grade)
+    return write_gradebook(merged, out)

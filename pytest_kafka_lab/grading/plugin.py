@@ -2,17 +2,23 @@
 
     pytest scenarios/                                # grade the reference solutions
     pytest scenarios/ --lab-submission DIR --lab-report grade.json
+    pytest scenarios/ --lab-submission DIR --lab-points points.toml \
+        --lab-gradescope results.json --lab-classroom classroom.json --lab-feedback FB.md
 
 Each check is a test marked ``@pytest.mark.exercise("ex1", "title")``; its outcome is
-the check's status, its assertion message the check's message.
+the check's status, its assertion message the check's message. The formats for course
+platforms are written by ``platforms.py``.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import json
 import os
 import re
-from collections.abc import Callable, Generator, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +29,28 @@ from pytest_kafka_lab.backends import KafkaBroker, broker_for
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.distribution import resolve_distribution
 from pytest_kafka_lab.grading import confinement
-from pytest_kafka_lab.grading.course import EXERCISE_FILES, reset_course
-from pytest_kafka_lab.grading.report import Check, Grade
+from pytest_kafka_lab.grading.course import EXERCISE_FILES, course_dir, reset_course
+from pytest_kafka_lab.grading.platforms import (
+    gradescope_results,
+    write_classroom,
+    write_feedback,
+    write_json,
+)
+from pytest_kafka_lab.grading.report import (
+    MISSING,
+    Check,
+    Grade,
+    Points,
+    read_points,
+    unknown_points,
+)
 from pytest_kafka_lab.grading.sandbox import Run, Sandbox
 from pytest_kafka_lab.progress import status
 
 GRADE = pytest.StashKey[Grade]()
 SYNTAX_ERROR = re.compile(r"^(SyntaxError|IndentationError|TabError)\b", re.MULTILINE)
-MISSING = "missing:"
+# The check's record, JSON-encoded: carried by the teardown report (from an xdist worker
+# to the controller), where the GradeRecorder takes it before --junitxml writes properties.
 CHECK_PROPERTY = "kafka_lab_check"
 
 
@@ -45,8 +65,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("submission", "the submission folder to grade (default: the reference solutions)"),
         ("report", "write the grade as JSON to this file"),
         ("timeout", "seconds one run of a submission may take (default 60)"),
+        ("points", "TOML file of points per check ([ex5] then check_name = 2); default 1 each"),
+        ("gradescope", "write Gradescope's autograder results.json to this file"),
+        ("classroom", "write GitHub Classroom's grader result to this file (JSON) and its "
+                      "base64 step output to FILE.b64"),
+        ("feedback", "write Markdown feedback for the student to this file"),
+        ("feedback_base_url", "where pytest-kafka-lab's README.md is published, for the "
+                              "feedback's links (default: README.md, relative)"),
     ):
-        group.addoption(f"--lab-{name}", dest=f"lab_{name}", help=text)
+        group.addoption(f"--lab-{name.replace('_', '-')}", dest=f"lab_{name}", help=text)
         parser.addini(f"lab_{name}", text)
 
 
@@ -56,7 +83,8 @@ def pytest_configure(config: pytest.Config) -> None:
                             "names (on lab_broker, which is a worker's own under xdist)")
     config.stash[GRADE] = Grade(str(submission_folder(config)))
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(GradeRecorder(config), "kafka-lab-grade-recorder")
+        config.pluginmanager.register(GradeRecorder(config, course_points(config)),
+                                      "kafka-lab-grade-recorder")
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -64,9 +92,20 @@ def option(config: pytest.Config, name: str) -> str | None:
     return str(value) if value else None
 
 
+def course_points(config: pytest.Config) -> Points:
+    """The points per check that ``--lab-points`` names (none: every check its default)."""
+    path = option(config, "points")
+    if not path:
+        return {}
+    try:
+        return read_points(Path(path))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
 def submission_folder(config: pytest.Config) -> Path:
     chosen = option(config, "submission")
-    folder = Path(chosen) if chosen else config.rootpath / "scenarios" / "reference"
+    folder = Path(chosen) if chosen else course_dir() / "reference"
     if not folder.is_dir():
         raise pytest.UsageError(f"--lab-submission {folder}: no such folder")
     return folder.resolve()
@@ -83,7 +122,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item.get_closest_marker("exercise") is not None]
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]
+                                   ) -> list[str]:
+    """Said only in a run that grades: the plugin is inert in everybody else's tests."""
+    if not any(item.get_closest_marker("exercise") for item in items):
+        return []
     confined = confinement.unavailable() or (
         f"runs confined to their folder (Landlock ABI {confinement.abi()})")
     return [f"kafka-lab grading: {config.stash[GRADE].submission}",
@@ -103,10 +146,14 @@ def pytest_runtest_makereport(
     if status is None:
         return
     exercise, title = (*marker.args, "")[:2]
-    # Carried by the report, which pytest-xdist hands from a worker to the controller.
-    report.user_properties.append((CHECK_PROPERTY, {
-        "exercise": exercise, "title": title, "name": item.name.removeprefix("test_"),
-        "status": status, "message": message, "points": marker.kwargs.get("points", 1)}))
+    name = item.name.removeprefix("test_")
+    # On the item, so the teardown report carries them: --junitxml writes the properties
+    # of that report, and pytest-xdist hands it from a worker to the controller, where the
+    # GradeRecorder adds the points (it holds the course's points per check).
+    record = {"exercise": exercise, "title": title, "name": name, "status": status,
+              "message": message, "points": marker.kwargs.get("points", 1)}
+    item.user_properties += [("exercise", exercise), ("check", name),
+                             (CHECK_PROPERTY, json.dumps(record))]
 
 
 def check_status(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str | None, str]:
@@ -176,6 +223,43 @@ def declares_exercise(module: Path) -> bool:
     return "pytest.mark.exercise(" in source or "pytest.mark.course_names" in source
 
 
+@functools.lru_cache
+def declared_checks(module: Path) -> dict[str, frozenset[str]]:
+    """``{exercise: check names}`` of a test module: its ``test_*`` functions under
+    ``pytest.mark.exercise("exN", ...)``, the module's ``pytestmark`` or their own. Read
+    from the source, as the scheduler reads it: under xdist the controller collects
+    nothing and knows the node ids only, and a points file must be judged the same way
+    with or without xdist, and whatever ``-k`` deselects."""
+    try:
+        tree = ast.parse(module.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    default = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) \
+                and any(getattr(target, "id", "") == "pytestmark" for target in node.targets):
+            default = marked_exercise(node.value) or default
+    checks: dict[str, set[str]] = defaultdict(set)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) \
+                and node.name.startswith("test_"):
+            own = next(filter(None, map(marked_exercise, node.decorator_list)), None)
+            exercise = own or default
+            if exercise:
+                checks[exercise].add(node.name.removeprefix("test_"))
+    return {exercise: frozenset(names) for exercise, names in checks.items()}
+
+
+def marked_exercise(node: ast.AST) -> str | None:
+    """``"ex1"`` of a ``pytest.mark.exercise("ex1", ...)`` somewhere in ``node``."""
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "exercise" \
+                and call.args and isinstance(call.args[0], ast.Constant) \
+                and isinstance(call.args[0].value, str):
+            return call.args[0].value
+    return None
+
+
 def uses_course_names(item: pytest.Item) -> bool:
     return any(item.get_closest_marker(name) for name in ("exercise", "course_names"))
 
@@ -183,25 +267,80 @@ def uses_course_names(item: pytest.Item) -> bool:
 class GradeRecorder:
     """Gathers the checks' outcomes into the grade, and writes it at the end. Registered on
     the controller (or a run without xdist) only: a worker's checks reach it through their
-    reports."""
+    reports.
 
-    def __init__(self, config: pytest.Config) -> None:
+    The course's points per check are applied here, and only here: one process reads the
+    points file and judges it, so a check weighs the same whichever worker ran it, and a
+    worker needs neither the file nor a way to report a bad one (a worker's usage error
+    reaches the controller as an internal error, without its message)."""
+
+    def __init__(self, config: pytest.Config, points: Points) -> None:
         self.config = config
+        self.points = points
+        self.points_judged = False
+        self.durations: dict[str, float] = defaultdict(float)
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.judge_points(item.path for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        paths = {nodeid.split("::")[0] for nodeid in ids}
+        modules = [self.config.rootpath / path for path in paths if path]
+        if "" in paths:
+            # pytest names a module outside the rootdir by its tests alone (``::test_x``):
+            # the installed course run with --pyargs. Its own modules stand in for it.
+            modules += course_dir().glob("test_*.py")
+        self.judge_points(modules)
+
+    def judge_points(self, modules: Iterable[Path]) -> None:
+        """A usage error, before any check runs, for a points file naming an exercise or
+        a check that does not exist, listing the valid names."""
+        if not self.points or self.points_judged:
+            return
+        self.points_judged = True
+        checks: dict[str, set[str]] = defaultdict(set)
+        for module in set(modules):
+            for exercise, names in declared_checks(module).items():
+                checks[exercise] |= names
+        problem = unknown_points(self.points, checks, EXERCISE_FILES) if checks else None
+        if problem:
+            raise pytest.UsageError(f"--lab-points {option(self.config, 'points')}: {problem}")
+
+    @pytest.hookimpl(tryfirst=True)  # before --junitxml writes the report's properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for name, check in report.user_properties:
-            if name == CHECK_PROPERTY and isinstance(check, dict):
-                exercise = self.config.stash[GRADE].exercise(check["exercise"], check["title"])
-                exercise.checks.append(Check(check["name"], check["status"], check["message"],
-                                             check["points"]))
+        self.durations[report.nodeid] += report.duration
+        if report.when != "teardown":
+            return
+        duration = self.durations.pop(report.nodeid, 0.0)
+        for name, value in list(report.user_properties):
+            if name != CHECK_PROPERTY:
+                continue
+            record: dict[str, Any] = json.loads(str(value))
+            points = self.points.get(record["exercise"], {}).get(record["name"],
+                                                                 record["points"])
+            check = Check(record["name"], record["status"], record["message"], points,
+                          round(duration, 3))
+            self.config.stash[GRADE].exercise(record["exercise"], record["title"]) \
+                .checks.append(check)
+            # The record is taken: --junitxml keeps exercise, check and the points.
+            report.user_properties.remove((name, value))
+            report.user_properties += [("points", check.earned), ("max_points", points)]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         grade = self.config.stash[GRADE]
         if not grade.exercises:
             return
-        path = option(self.config, "report")
-        if path:
-            grade.write_json(Path(path))
+        for name, write in (
+            ("report", grade.write_json),
+            ("gradescope", lambda path: write_json(path, gradescope_results(grade))),
+            ("classroom", lambda path: write_classroom(path, grade)),
+            ("feedback", lambda path: write_feedback(
+                path, grade, option(self.config, "feedback_base_url") or "")),
+        ):
+            path = option(self.config, name)
+            if path:
+                write(Path(path))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
             with open(summary, "a") as page:

@@ -1,0 +1,160 @@
+"""The course travels with the package: built as a wheel and installed in a fresh virtual
+environment outside this checkout, pytest-kafka-lab grades a class, a student repository
+and a Gradescope submission by itself, with nothing of the checkout on its path."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_kafka_lab.config import LabConfig
+
+ROOT = Path(__file__).parent.parent
+REFERENCE_PRODUCER = ROOT / "scenarios" / "reference" / "exercise_producer.py"
+NOT_BUILT = shutil.ignore_patterns(".git", ".tox", ".venv", "build", "*.egg-info", "__pycache__",
+                                   ".*_cache", "tests", "benchmarks", "docs")
+# The course's exercise 1 checks, by the names the report gives them.
+EX1_CHECK_COUNT = 10
+
+pytestmark = pytest.mark.slow
+
+
+def run(command: list[str | Path], cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    finished = subprocess.run([str(part) for part in command], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    assert finished.returncode == 0, (
+        f"{' '.join(map(str, command))} exited {finished.returncode}:\n"
+        f"{finished.stdout[-3000:]}\n{finished.stderr[-3000:]}")
+    return finished
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built (in an isolated build environment, as pip builds it) from a copy
+    of the checkout's sources, so that nothing left in ``build/`` can slip into it."""
+    work = tmp_path_factory.mktemp("wheel")
+    shutil.copytree(ROOT, work / "source", ignore=NOT_BUILT)
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", work / "dist",
+         work / "source"], cwd=work)
+    (built,) = (work / "dist").glob("pytest_kafka_lab-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv_bin(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``bin`` folder of a fresh virtual environment holding the wheel and its
+    dependencies from PyPI."""
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    run([sys.executable, "-m", "venv", venv], cwd=venv.parent)
+    run([venv / "bin" / "python", "-m", "pip", "install", "-q", wheel], cwd=venv.parent)
+    return venv / "bin"
+
+
+@pytest.fixture
+def outside(tmp_path: Path, venv_bin: Path, kafka_lab_config: LabConfig
+            ) -> dict[str, str]:
+    """An environment with the fresh venv first on PATH, none of the checkout's Python, and
+    the session's cache of Kafka's jars (so nothing is fetched twice)."""
+    keep = {name: value for name, value in os.environ.items()
+            if not name.startswith(("PYTHON", "VIRTUAL_ENV", "PYTEST", "TOX"))}
+    path = [str(venv_bin)] + [part for part in keep.get("PATH", "").split(os.pathsep)
+                              if ".tox" not in part and ".venv" not in part]
+    return {**keep, "PATH": os.pathsep.join(path),
+            "KAFKA_LAB_CACHE_DIR": str(kafka_lab_config.cache_dir)}
+
+
+@pytest.fixture
+def good_and_broken(tmp_path: Path) -> tuple[Path, Path]:
+    """Two students' repositories with exercise 1: the reference, and one that never
+    flushes (so its last orders are lost at exit)."""
+    good, broken = tmp_path / "good", tmp_path / "broken"
+    for folder in (good, broken):
+        folder.mkdir()
+    shutil.copy(REFERENCE_PRODUCER, good)
+    source = REFERENCE_PRODUCER.read_text()
+    assert "remaining = producer.flush(30)" in source
+    (broken / REFERENCE_PRODUCER.name).write_text(
+        source.replace("remaining = producer.flush(30)", "remaining = 0"))
+    return good, broken
+
+
+def ex1(grade: dict[str, Any]) -> dict[str, Any]:
+    exercise = dict(grade["exercises"]["ex1"])
+    assert len(exercise["checks"]) == EX1_CHECK_COUNT, exercise
+    return exercise
+
+
+def test_the_wheel_holds_the_course_and_its_reference(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    course = {name for name in names if name.startswith("pytest_kafka_lab/course/")}
+    assert {f"pytest_kafka_lab/course/test_ex{n}_{what}.py" for n, what in (
+        (1, "producer"), (2, "consumer"), (3, "scaling"), (4, "exactly_once"), (5, "dlq"),
+        (6, "benchmark"))} <= course
+    assert "pytest_kafka_lab/course/reference/exercise_producer.py" in course
+    assert "pytest_kafka_lab/grading/shim/sitecustomize.py" in names
+    assert "pytest_kafka_lab/maven/pom.xml" in names
+    # The promises test Kafka and the harness, not students: they stay in the repository.
+    assert not [name for name in course if "promises" in name]
+
+
+def test_the_course_is_imported_from_the_venv(venv_bin: Path, tmp_path: Path,
+                                              outside: dict[str, str]) -> None:
+    found = run([venv_bin / "python", "-c", "from pytest_kafka_lab.grading.course import "
+                 "course_dir; print(course_dir())"], cwd=tmp_path, env=outside)
+    assert Path(found.stdout.strip()).is_relative_to(venv_bin.parent)
+
+
+def test_kafka_lab_grade_grades_a_class(tmp_path: Path, good_and_broken: tuple[Path, Path],
+                                        outside: dict[str, str]) -> None:
+    good, broken = good_and_broken
+    run(["kafka-lab", "grade", good, broken, "--out", tmp_path / "book"], cwd=tmp_path,
+        env=outside)
+    grades = {Path(grade["submission"]).name: grade
+              for grade in json.loads((tmp_path / "book.json").read_text())}
+    assert ex1(grades["good"])["status"] == "passed"
+    broken_ex1 = ex1(grades["broken"])
+    assert broken_ex1["status"] == "failed"
+    assert broken_ex1["points"] < broken_ex1["max_points"]
+    for grade in grades.values():
+        assert {key for key, exercise in grade["exercises"].items()
+                if exercise["status"] == "missing"} == {"ex2", "ex3", "ex4", "ex5", "ex6"}
+
+
+def test_a_student_repository_grades_itself(good_and_broken: tuple[Path, Path],
+                                            venv_bin: Path, outside: dict[str, str]) -> None:
+    """``kafka-lab grade .`` and ``pytest --pyargs pytest_kafka_lab.course`` at the root of
+    a student's repository, as its CI runs them."""
+    good, _ = good_and_broken
+    run(["kafka-lab", "grade", ".", "--out", "grade/book", "--gradescope", "grade/results.json"],
+        cwd=good, env=outside)
+    (row,) = json.loads((good / "grade" / "book.json").read_text())
+    assert ex1(row)["status"] == "passed"
+    results = json.loads((good / "grade" / "results.json").read_text())
+    assert results["score"] == EX1_CHECK_COUNT
+    run([venv_bin / "pytest", "--pyargs", "pytest_kafka_lab.course", "-p", "no:cacheprovider",
+         "--lab-submission", ".", "--lab-report", "pyargs.json"], cwd=good, env=outside)
+    assert ex1(json.loads((good / "pyargs.json").read_text()))["status"] == "passed"
+
+
+def test_the_gradescope_recipe_grades_a_submission(tmp_path: Path, venv_bin: Path,
+                                                   good_and_broken: tuple[Path, Path],
+                                                   outside: dict[str, str]) -> None:
+    _, broken = good_and_broken
+    root = tmp_path / "autograder"
+    shutil.copytree(broken, root / "submission")
+    run(["bash", ROOT / "docs" / "gradescope" / "run_autograder"], cwd=tmp_path,
+        env={**outside, "AUTOGRADER_ROOT": str(root), "KAFKA_LAB_BIN": str(venv_bin)})
+    results = json.loads((root / "results" / "results.json").read_text())
+    ex1_tests = [test for test in results["tests"] if test["name"].startswith("ex1")]
+    assert len(ex1_tests) == EX1_CHECK_COUNT
+    assert 0 < results["score"] < EX1_CHECK_COUNT
+    assert any(test["score"] == 0 and test["output"] for test in ex1_tests)
