@@ -239,8 +239,9 @@ def test_two_at_a_time_each_on_a_broker_of_its_own_and_nothing_left(
     data_dirs_left: Callable[[], list[str]]
 ) -> None:
     make_class(tmp_path, ann="ex1", ben="empty", cal="ex1", dee="empty")
+    summary = tmp_path / "step-summary.md"
     grading = LiveGrading("-j", "2", "ann", "ben", "cal", "dee", "--out", "book",
-                          cwd=tmp_path, env=grade_env)
+                          cwd=tmp_path, env={**grade_env, "GITHUB_STEP_SUMMARY": str(summary)})
     live_gradings.append(grading)
     # By the first finished row both brokers run: the second starts while the first grades.
     grading.line_starting("[1/4")
@@ -262,6 +263,11 @@ def test_two_at_a_time_each_on_a_broker_of_its_own_and_nothing_left(
     jvms.wait_gone(brokers)
     wait_all_gone(everything)
     assert data_dirs_left() == [], "a broker's data or a grading's scratch folder is left"
+    # GitHub's job summary holds the class's one gradebook table, not a table per run.
+    page = summary.read_text()
+    assert page.count("### Kafka lab") == 1, page
+    assert [line.split(" | ")[0] for line in page.splitlines()[4:]] == [
+        "| ann", "| ben", "| cal", "| dee"], page
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])

@@ -39,6 +39,7 @@ from pytest_kafka_lab.grading.platforms import (
 )
 from pytest_kafka_lab.grading.report import (
     Check,
+    Exercise,
     Grade,
     read_points,
     unknown_points,
@@ -426,12 +427,12 @@ def test_feedback_links_every_failed_check_to_the_readme(unflushed: Graded,
     for name in failed:
         item = next((line for line in items if f"**{name}**" in line), None)
         assert item is not None, (name, feedback)
-        assert "(README.md#readings-the-grader-accepts)" in item, item
+        assert "(README.md#ex1-producer-basics)" in item, item
     # The costliest first: 3 points, then 2, then the others.
     assert items[0].startswith("- **flushes_before_exiting**: failed, 0/3 points."), items
     assert items[1].startswith("- **all_100_orders_arrive_exactly_once**: failed, 0/2"), items
     linked = unflushed_xdist.read("feedback.md")
-    assert f"({BASE_URL}/README.md#readings-the-grader-accepts)" in linked
+    assert f"({BASE_URL}/README.md#ex1-producer-basics)" in linked
 
 
 def test_the_linked_readme_section_exists() -> None:
@@ -440,6 +441,14 @@ def test_the_linked_readme_section_exists() -> None:
     assert README_SECTION in headings
     assert readme_link().endswith("#" + github_anchor(README_SECTION))
     assert github_anchor(README_SECTION) == "readings-the-grader-accepts"
+    # Each exercise's heading, as its checks' marker names it, is the link's target.
+    for module in sorted((ROOT / "scenarios").glob("test_ex*.py")):
+        marker = re.search(r'pytest\.mark\.exercise\("(\w+)", "([^"]+)"\)', module.read_text())
+        assert marker is not None, module
+        exercise_id, title = marker.groups()
+        assert f"{exercise_id}, {title}" in headings, (module.name, headings)
+        link = readme_link(exercise=Exercise(exercise_id, title))
+        assert link.endswith("#" + github_anchor(f"{exercise_id}, {title}"))
 
 
 GRADER_FRAME = re.compile(r'File "[^"]*pytest_kafka_lab/grading/\w+\.py", line \d+')
@@ -465,7 +474,7 @@ def test_feedback_shows_no_grader_traceback_but_the_students_own(crashing: Grade
     items = [line for line in feedback.splitlines() if line.startswith("- ")]
     assert len(items) == 1, items
     assert items[0].count("**") == 2 * EX1_CHECKS, items
-    assert "(README.md#readings-the-grader-accepts)" in items[0]
+    assert "(README.md#ex1-producer-basics)" in items[0]
     assert "Traceback (most recent call last):" in feedback
 
 

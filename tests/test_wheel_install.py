@@ -4,18 +4,22 @@ and a Gradescope submission by itself, with nothing of the checkout on its path.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from pytest_kafka_lab.config import LabConfig
+from tests.test_grading_platforms import CLASSROOM_SCHEMA, GRADESCOPE_SCHEMA, REPORT_SCHEMA
 
 ROOT = Path(__file__).parent.parent
 REFERENCE_PRODUCER = ROOT / "scenarios" / "reference" / "exercise_producer.py"
@@ -132,17 +136,31 @@ def test_kafka_lab_grade_grades_a_class(tmp_path: Path, good_and_broken: tuple[P
 def test_a_student_repository_grades_itself(good_and_broken: tuple[Path, Path],
                                             venv_bin: Path, outside: dict[str, str]) -> None:
     """``kafka-lab grade .`` and ``pytest --pyargs pytest_kafka_lab.course`` at the root of
-    a student's repository, as its CI runs them."""
+    a student's repository, as its CI runs them, with every platform's report."""
     good, _ = good_and_broken
-    run(["kafka-lab", "grade", ".", "--out", "grade/book", "--gradescope", "grade/results.json"],
-        cwd=good, env=outside)
-    (row,) = json.loads((good / "grade" / "book.json").read_text())
+    reports = good / "grade"
+    run(["kafka-lab", "grade", ".", "--out", "grade/book", "--gradescope", "grade/results.json",
+         "--classroom", "grade/classroom.json", "--feedback", "grade/FEEDBACK.md",
+         "--junit", "grade/junit.xml"], cwd=good, env=outside)
+    (row,) = json.loads((reports / "book.json").read_text())
     assert ex1(row)["status"] == "passed"
-    results = json.loads((good / "grade" / "results.json").read_text())
+    results = json.loads((reports / "results.json").read_text())
+    jsonschema.validate(results, GRADESCOPE_SCHEMA)
     assert results["score"] == EX1_CHECK_COUNT
+    classroom = json.loads(base64.b64decode((reports / "classroom.json.b64").read_text()))
+    jsonschema.validate(classroom, CLASSROOM_SCHEMA)
+    assert classroom == json.loads((reports / "classroom.json").read_text())
+    assert sum(test["score"] for test in classroom["tests"]) == EX1_CHECK_COUNT
+    assert "10/10" in (reports / "FEEDBACK.md").read_text()
+    cases = ET.parse(reports / "junit.xml").getroot().iter("testcase")
+    properties = [{p.get("name"): p.get("value") for p in case.iter("property")}
+                  for case in cases]
+    assert sum(case.get("exercise") == "ex1" for case in properties) == EX1_CHECK_COUNT
     run([venv_bin / "pytest", "--pyargs", "pytest_kafka_lab.course", "-p", "no:cacheprovider",
          "--lab-submission", ".", "--lab-report", "pyargs.json"], cwd=good, env=outside)
-    assert ex1(json.loads((good / "pyargs.json").read_text()))["status"] == "passed"
+    pyargs = json.loads((good / "pyargs.json").read_text())
+    jsonschema.validate(pyargs, REPORT_SCHEMA)
+    assert ex1(pyargs)["status"] == "passed"
 
 
 def test_the_gradescope_recipe_grades_a_submission(tmp_path: Path, venv_bin: Path,
@@ -154,6 +172,7 @@ def test_the_gradescope_recipe_grades_a_submission(tmp_path: Path, venv_bin: Pat
     run(["bash", ROOT / "docs" / "gradescope" / "run_autograder"], cwd=tmp_path,
         env={**outside, "AUTOGRADER_ROOT": str(root), "KAFKA_LAB_BIN": str(venv_bin)})
     results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, GRADESCOPE_SCHEMA)
     ex1_tests = [test for test in results["tests"] if test["name"].startswith("ex1")]
     assert len(ex1_tests) == EX1_CHECK_COUNT
     assert 0 < results["score"] < EX1_CHECK_COUNT

@@ -15,7 +15,7 @@ from pytest_kafka_lab.grading.class_grading import ClassGrading, grade_class, re
 from pytest_kafka_lab.grading.class_list import Shard, Submission, class_list, parse_shard
 from pytest_kafka_lab.grading.class_progress import LiveBar, class_progress
 from pytest_kafka_lab.grading.course import course_dir
-from pytest_kafka_lab.grading.gradebook import Gradebook, merge_gradebooks
+from pytest_kafka_lab.grading.gradebook import Gradebook, markdown_table, merge_gradebooks
 from pytest_kafka_lab.grading.submission_run import RunSettings
 from pytest_kafka_lab.progress import status
 
@@ -165,7 +165,8 @@ def grading_of(args: argparse.Namespace) -> ClassGrading:
         raise GradeUsageError(refusal)
     limit = args.submission_timeout or RUNS_PER_SUBMISSION * args.timeout
     settings = RunSettings(scenarios_folder(args), args.timeout, limit,
-                           inner_options(args, config))
+                           inner_options(args, config),
+                           step_summary_per_run=len(submissions) == 1)
     return ClassGrading(submissions, settings, config, args.jobs)
 
 
@@ -204,4 +205,13 @@ def grade_chosen(grading: ClassGrading, out: Path, shard: Shard | None) -> tuple
         grade_class(grading, book, progress, broker_status)
     finally:  # interrupted or not, the gradebook ends sorted with what is known
         paths = book.finish()
+        if not grading.settings.step_summary_per_run:
+            append_step_summary(markdown_table(book.grades))
     return paths
+
+
+def append_step_summary(text: str) -> None:
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a") as page:
+            page.write(text)

@@ -60,6 +60,17 @@ def row_line(grade: Grade) -> str:
     return f"{name}: {scores}  total {total}" + (f"  ({note})" if note else "")
 
 
+def markdown_table(grades: Iterable[Grade]) -> str:
+    """The gradebook for GitHub's job page: one row per submission (a class's step summary;
+    each submission's own checks are in the JSON)."""
+    lines = ["### Kafka lab gradebook", "", "| " + " | ".join(COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    for grade in grades:
+        cells = [str(value).replace("|", "/") for value in row(grade)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def replace_file(path: Path, text: str) -> None:
     """Write through a temporary file, so a reader never sees half a gradebook."""
     partial = path.with_name(f".{path.name}.partial")

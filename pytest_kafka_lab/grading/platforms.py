@@ -31,8 +31,8 @@ from pytest_kafka_lab.grading.report import (
     without_grader_frames,
 )
 
-# The README section that says, exercise by exercise, what each check accepts. The README
-# has no section per check nor per exercise: each exercise is a paragraph of this one.
+# The README section that says what the grader accepts, with a heading per exercise
+# ("#### ex1, producer basics", as the exercise's marker names it).
 README_SECTION = "Readings the grader accepts"
 
 
@@ -140,11 +140,13 @@ def github_anchor(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def readme_link(base_url: str = "") -> str:
-    """The README section on what the grader accepts: relative to pytest-kafka-lab's
-    repository by default, under ``base_url`` (where its README is published) if given."""
+def readme_link(base_url: str = "", exercise: Exercise | None = None) -> str:
+    """The README's account of what the grader accepts for ``exercise`` (or of the whole
+    section): relative to pytest-kafka-lab's repository by default, under ``base_url``
+    (where its README is published) if given."""
     base = base_url.rstrip("/") + "/" if base_url else ""
-    return f"{base}README.md#{github_anchor(README_SECTION)}"
+    heading = f"{exercise.id}, {exercise.title}" if exercise and exercise.title else README_SECTION
+    return f"{base}README.md#{github_anchor(heading)}"
 
 
 def feedback_markdown(grade: Grade, base_url: str = "") -> str:
@@ -154,10 +156,10 @@ def feedback_markdown(grade: Grade, base_url: str = "") -> str:
              "| exercise | status | points |", "|---|---|---|"]
     lines += [f"| {e.name} | {e.status} | {e.points}/{e.max_points} |"
               for e in grade.worst_first()]
-    link = readme_link(base_url)
     for exercise in grade.worst_first():
         if exercise.status == "passed":
             continue
+        link = readme_link(base_url, exercise)
         lines += ["", f"## {exercise.name}: {exercise.points}/{exercise.max_points} points",
                   ""]
         accepts = f"[What the grader accepts for {exercise.id}]({link})"

@@ -43,6 +43,15 @@ class RunSettings:
     run_timeout: float  # --lab-timeout: one run of the student's code
     submission_limit: float  # wall clock for the whole pytest run of one submission
     extra_args: tuple[str, ...] = ()  # e.g. --lab-points FILE, --kafka-client-config FILE
+    # A class's runs leave GitHub's job summary to the command (one gradebook table, not a
+    # table per submission); a single submission's run writes its own, checks and all.
+    step_summary_per_run: bool = True
+
+    def environment(self) -> dict[str, str]:
+        if self.step_summary_per_run:
+            return dict(os.environ)
+        return {name: value for name, value in os.environ.items()
+                if name != "GITHUB_STEP_SUMMARY"}
 
     def command(self, submission: Path, report: Path, bootstrap: str) -> list[str]:
         scenarios = self.scenarios.resolve()
@@ -62,12 +71,13 @@ class Runs:
         self._running: set[subprocess.Popen[bytes]] = set()
         self.cancelled = threading.Event()
 
-    def start(self, command: list[str], cwd: Path, output: Path) -> subprocess.Popen[bytes]:
+    def start(self, command: list[str], cwd: Path, output: Path, env: dict[str, str]
+              ) -> subprocess.Popen[bytes]:
         with self._lock:
             if self.cancelled.is_set():
                 raise GradingCancelled
             with output.open("wb") as sink:
-                process = subprocess.Popen(command, cwd=cwd, stdout=sink,
+                process = subprocess.Popen(command, cwd=cwd, env=env, stdout=sink,
                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             self._running.add(process)
         return process
@@ -133,7 +143,7 @@ def grade_submission(submission: Submission, bootstrap: str, settings: RunSettin
         workdir = Path(scratch) / "cwd"  # empty: nothing there for Python or pytest to load
         workdir.mkdir()
         process = runs.start(settings.command(submission.folder, report, bootstrap),
-                             workdir, output)
+                             workdir, output, settings.environment())
         try:
             process.wait(settings.submission_limit)
             overran = False
