@@ -1,9 +1,9 @@
 """A consumer group member in its own process, so that it can really be killed.
 
 Started by ``groups.ConsumerGroup`` as ``python -m pytest_kafka_lab._member SPEC``. It
-reports on stdout, one JSON object a line: ``joined``, every ``assigned``/``revoked``/
-``lost`` callback with the partitions it names and the assignment after it, and each
-message consumed. SIGINT or SIGTERM closes the consumer (leaving the group); SIGKILL
+reports events (``events.emit``): ``joined``, every ``assigned``/``revoked``/``lost``
+callback with the partitions it names and the assignment after it, and each message
+consumed. SIGINT or SIGTERM closes the consumer (leaving the group); SIGKILL
 leaves it to the session timeout, as a crash would. With ``commit_every`` N it commits
 synchronously after every N messages (``committed`` events, or ``commit-failed`` when a
 rebalance refused one), as a careful consumer does.
@@ -15,17 +15,14 @@ import json
 import os
 import signal
 import sys
-import time
 import traceback
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from pytest_kafka_lab.events import emit
+
 stopping = False
-
-
-def emit(event: str, **fields: Any) -> None:
-    print(json.dumps({"event": event, "time": time.time(), **fields}), flush=True)
 
 
 def names(partitions: list[TopicPartition]) -> list[list[Any]]:

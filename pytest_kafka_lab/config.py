@@ -61,6 +61,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("reuse", "keep the local broker running after the run and reuse it in the next "
            "one (stop it with `kafka-lab down --port PORT`)", kind="bool"),
 )
+# Not a broker setting (``kafka-lab grade`` offers OPTIONS only): which Hypothesis profile
+# broker-backed properties run under. Its environment variable is read by
+# ``hypothesis_profiles`` itself, which names it in its errors.
+HYPOTHESIS_PROFILE = Option(
+    "hypothesis_profile", "Hypothesis profile for broker-backed properties: ci, dev or "
+    "thorough (default: $KAFKA_LAB_HYPOTHESIS_PROFILE; Hypothesis' own otherwise)")
 
 
 @dataclass(frozen=True)
@@ -84,11 +90,21 @@ class LabConfig:
         """A copy with ``changes`` applied, as a factory argument overrides a setting."""
         return dataclasses.replace(self, **changes)
 
+    def describe(self) -> str:
+        """One line for pytest's header: the pinned version and where the broker comes from."""
+        where = {
+            "local": f"{self.brokers} local KRaft node{'s' if self.brokers > 1 else ''}, "
+                     f"jars cached in {self.home or self.cache_dir}",
+            "container": f"container {self.image}",
+            "external": f"existing cluster at {self.bootstrap}",
+        }[self.backend]
+        return f"Kafka {KAFKA_VERSION} pinned, backend {self.backend} ({where})"
+
 
 def add_options(parser: pytest.Parser) -> None:
     """Declare every setting as a ``--kafka-*`` option and a ``kafka_*`` ini value."""
     group = parser.getgroup("kafka-lab", "real Apache Kafka for tests (pytest-kafka-lab)")
-    for option in OPTIONS:
+    for option in (*OPTIONS, HYPOTHESIS_PROFILE):
         if option.kind == "linelist":
             group.addoption(option.flag, action="append", dest=option.ini, help=option.help)
         elif option.kind == "bool":
@@ -96,6 +112,19 @@ def add_options(parser: pytest.Parser) -> None:
         else:
             group.addoption(option.flag, action="store", dest=option.ini, help=option.help)
         parser.addini(option.ini, option.help, type=option.kind, default=option.default)
+
+
+def load_hypothesis_profile(config: pytest.Config) -> None:
+    """Load the Hypothesis profile the run names (option, ini or environment); leave
+    Hypothesis as it is when none is named."""
+    profile = raw_value(config, HYPOTHESIS_PROFILE) or None
+    if profile or os.environ.get("KAFKA_LAB_HYPOTHESIS_PROFILE"):
+        from pytest_kafka_lab.hypothesis_profiles import load_profile  # only when asked
+
+        try:
+            load_profile(profile)
+        except ValueError as error:
+            raise pytest.UsageError(f"{HYPOTHESIS_PROFILE.flag}: {error}") from error
 
 
 def raw_value(config: pytest.Config, option: Option) -> Any:

@@ -11,12 +11,15 @@ import shutil
 import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_kafka_lab.backends.local import LocalBroker
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.processes import kill_group
 from pytest_kafka_lab.readiness import answers_metadata
 from pytest_kafka_lab.waiting import WaitTimeout, wait_for
+
+if TYPE_CHECKING:  # the local backend records its brokers here
+    from pytest_kafka_lab.backends.local import LocalBroker
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class DetachedBroker:
 
     def answers(self, timeout: float = 3.0) -> bool:
         return self.alive() and answers_metadata(
-            {"bootstrap.servers": self.bootstrap_servers}, timeout) > 0
+            {"bootstrap.servers": self.bootstrap_servers}, timeout)
 
 
 def settings_key(config: LabConfig) -> str:

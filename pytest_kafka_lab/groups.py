@@ -40,7 +40,7 @@ def compact(partitions: Iterable[tuple[str, int]]) -> str:
 
 
 class Member(ReportingProcess):
-    """One member process; ``events`` fills from its reports as they arrive."""
+    """One member process; ``events`` are its reports so far (``_member.py`` lists them)."""
 
     def __init__(self, index: int, spec: dict[str, Any]) -> None:
         super().__init__([sys.executable, "-m", "pytest_kafka_lab._member", json.dumps(spec)],
@@ -57,18 +57,16 @@ class Member(ReportingProcess):
 
     def callbacks(self) -> list[tuple[str, TopicPartitions]]:
         """Every rebalance callback so far: ``("assigned" | "revoked" | "lost", partitions)``."""
-        return [(event["event"], frozenset((t, p) for t, p in event["partitions"]))
-                for event in self.events if event["event"] in ("assigned", "revoked", "lost")]
+        return [(event["kind"], frozenset((t, p) for t, p in event["partitions"]))
+                for event in self.events if event["kind"] in ("assigned", "revoked", "lost")]
 
     def consumed(self) -> list[tuple[str, int, int]]:
         """``(topic, partition, offset)`` of every message the member consumed."""
-        return [(e["topic"], e["partition"], e["offset"])
-                for e in self.events if e["event"] == "consumed"]
+        return [(e["topic"], e["partition"], e["offset"]) for e in self.of("consumed")]
 
     def commits(self) -> list[list[tuple[str, int, int]]]:
         """The offsets of each synchronous commit (with ``commit_every``), in order."""
-        return [[(t, p, o) for t, p, o in e["offsets"]]
-                for e in self.events if e["event"] == "committed"]
+        return [[(t, p, o) for t, p, o in e["offsets"]] for e in self.of("committed")]
 
 
 def state_of(description: ConsumerGroupDescription) -> str:
@@ -82,8 +80,9 @@ def member_state(member: Member) -> str:
         code = member.process.returncode
         return f"member {member.index} " + ("killed" if code == -signal.SIGKILL else
                                             f"exited ({code}): {member.stderr_tail(600)}")
-    last = (f"{member.events[-1]['event']} {time.time() - member.events[-1]['time']:.1f}s ago"
-            if member.events else "nothing")
+    events = member.events
+    last = (f"{events[-1]['kind']} {time.time() - events[-1]['time']:.1f}s ago"
+            if events else "nothing")
     return f"member {member.index} owns {compact(member.assignment)}, last {last}"
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
-import threading
-from collections.abc import Callable
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from pytest_kafka_lab.events import EVENTS_VARIABLE, Event, EventLog, events_of
 from pytest_kafka_lab.waiting import wait_for
 
 _PR_SET_PDEATHSIG = 1
@@ -52,64 +55,85 @@ def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
 
 
 class ReportingProcess:
-    """A child that reports on stdout, one JSON object a line; ``events`` fills as they
-    arrive. It dies with this process, and can be stopped (SIGINT) or killed (SIGKILL)."""
+    """A child that reports events (``events.emit``: JSON lines keyed ``"kind"``, in a
+    file of ``workdir`` named to it in ``KAFKA_LAB_EVENTS``), its output kept apart in
+    ``workdir``'s ``stdout.txt`` and ``stderr.txt``. It can be stopped (SIGINT) or
+    killed (SIGKILL); with the default ``preexec_fn`` it runs in a process group of its
+    own and dies with this process.
 
-    def __init__(self, argv: list[str], name: str) -> None:
+    Used for group members (``groups.Member``), the promises' copier, and graded
+    submissions (``grading.sandbox.SubmissionProcess``). ``workdir`` defaults to a
+    temporary folder, removed when this object goes; ``env`` defaults to this process's
+    environment.
+    """
+
+    def __init__(self, argv: Sequence[str], name: str, *, workdir: Path | None = None,
+                 cwd: Path | None = None, env: Mapping[str, str] | None = None,
+                 preexec_fn: Callable[[], None] = die_with_parent) -> None:
         self.name = name
-        self.events: list[dict[str, Any]] = []
-        # A file, not a pipe: a chatty child must never block on a pipe nobody reads.
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - read after the child ends
-        self.process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-            preexec_fn=die_with_parent,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        if workdir is None:
+            workdir = Path(tempfile.mkdtemp(prefix="kafka-lab-child-"))
+            weakref.finalize(self, shutil.rmtree, workdir, ignore_errors=True)
+        self.workdir = workdir
+        self.log = EventLog(workdir / "events.jsonl")
+        environment = {**(os.environ if env is None else env),
+                       EVENTS_VARIABLE: str(self.log.path)}
+        # Files, not pipes: a chatty child must never block on a pipe nobody reads.
+        with (workdir / "stdout.txt").open("wb") as out, \
+                (workdir / "stderr.txt").open("wb") as err:
+            self.process = subprocess.Popen(
+                list(argv), cwd=cwd, env=environment, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=err, preexec_fn=preexec_fn,
+            )
+        self.started = time.monotonic()
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.events.append(json.loads(line))
+    @property
+    def events(self) -> list[Event]:
+        """Every event reported so far."""
+        return self.log.events()
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def of(self, event: str) -> list[dict[str, Any]]:
-        return [report for report in self.events if report["event"] == event]
+    def of(self, kind: str, **match: Any) -> list[Event]:
+        """The events of ``kind`` so far whose fields equal ``match``."""
+        return events_of(self.events, kind, **match)
 
-    def wait_for_event(self, check: Callable[[list[dict[str, Any]]], Any], timeout: float,
+    def wait_for_event(self, check: Callable[[list[Event]], Any], timeout: float,
                        awaited: str) -> Any:
-        """Wait until ``check(events)`` is truthy; fail at once if the child ended first."""
+        """Wait until ``check(events)`` is truthy, and return that; fail at once if the
+        child ended first."""
 
         def satisfied() -> Any:
-            exited = not self.alive
+            exited = not self.alive  # before reading: its last events are then in the file
             result = check(self.events)
             if not result and exited:
                 raise AssertionError(f"{self.name} exited (code {self.process.returncode}) "
                                      f"before {awaited}: {self.stderr_tail()}")
             return result
 
-        return wait_for(satisfied, timeout, f"{self.name}: {awaited}",
-                        lambda: f"{len(self.events)} events, last: {self.events[-1:]}; "
-                                f"its stderr ends: {self.stderr_tail(1500)}")
+        def seen() -> str:
+            events = self.events
+            return (f"{len(events)} events, last: {events[-1:]}; "
+                    f"its stderr ends: {self.stderr_tail(1500)}")
+
+        return wait_for(satisfied, timeout, f"{self.name}: {awaited}", seen)
 
     def stderr_tail(self, size: int = 2000) -> str:
-        self._stderr.seek(0, os.SEEK_END)
-        self._stderr.seek(max(0, self._stderr.tell() - size))
-        return self._stderr.read().decode(errors="replace")
+        with (self.workdir / "stderr.txt").open("rb") as stderr:
+            stderr.seek(0, os.SEEK_END)
+            stderr.seek(max(0, stderr.tell() - size))
+            return stderr.read().decode(errors="replace")
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGINT: the child finishes its work in hand and closes its clients."""
         if self.alive:
             self.process.send_signal(signal.SIGINT)
             self.process.wait(timeout)
-        self._reader.join(timeout)
 
     def kill(self) -> None:
         """SIGKILL: no goodbye to the broker, as in a crash."""
         if self.alive:
             self.process.kill()
             self.process.wait()
-        self._reader.join(5)

@@ -24,7 +24,7 @@ CLIENT_LOGGER = logging.getLogger("pytest_kafka_lab.librdkafka")
 CLIENT_LOGGER.addHandler(logging.NullHandler())
 
 
-def answers_metadata(client_config: dict[str, Any], timeout: float = 1.0) -> int:
+def brokers_answering(client_config: dict[str, Any], timeout: float = 1.0) -> int:
     """The number of brokers the cluster reports, or 0 when it does not answer in time."""
     settings: dict[str, Any] = {**client_config, "logger": QUIET_LOGGER}
     admin = AdminClient(settings)
@@ -32,6 +32,11 @@ def answers_metadata(client_config: dict[str, Any], timeout: float = 1.0) -> int
         return len(admin.list_topics(timeout=timeout).brokers)
     except Exception:
         return 0
+
+
+def answers_metadata(client_config: dict[str, Any], timeout: float = 1.0) -> bool:
+    """Whether the cluster answers a metadata request, naming a broker, in time."""
+    return brokers_answering(client_config, timeout) > 0
 
 
 def wait_until_ready(
@@ -49,7 +54,7 @@ def wait_until_ready(
     seen = 0
     while time.monotonic() - start < timeout:
         still_alive()
-        seen = answers_metadata(client_config, timeout=min(1.0, timeout))
+        seen = brokers_answering(client_config, timeout=min(1.0, timeout))
         if seen >= expected_brokers:
             return time.monotonic() - start
     raise BrokerNotReadyError(

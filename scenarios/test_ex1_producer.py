@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
-from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.course import reset_course
 from pytest_kafka_lab.grading.evidence import (
     count_by_partition,
     counts_agree,
@@ -34,8 +30,9 @@ from pytest_kafka_lab.grading.evidence import (
     printed_partition_counts,
     reports_failure,
 )
-from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
-from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
+from pytest_kafka_lab.grading.sandbox import Run
+from pytest_kafka_lab.grading.verdicts import require_ran
 from pytest_kafka_lab.partitioners import predict_partition
 from pytest_kafka_lab.readers import Record, read_topic
 
@@ -45,6 +42,8 @@ EXPECTED_IDS = [f"ORD-{number:05d}" for number in range(1, 101)]
 CUSTOMERS = {f"CUST-{number:03d}" for number in range(1, 6)}
 ORDERS_PARTITIONS = 4
 ORDER_ID = re.compile(r"ORD-\d{5}")
+
+lab = exercise_setup("ex1", {"orders": ORDERS_PARTITIONS})
 
 # The failed delivery the driver hands to delivery_callback: an order of the course's
 # form, to a partition that 'orders' does not have.
@@ -203,15 +202,10 @@ class Evidence:
 
 
 @pytest.fixture(scope="module")
-def ex1(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
-    lab_admin: AdminClient,
-) -> Evidence:
-    require_exercise(lab_submission, "ex1")
-    reset_course(lab_admin, {"orders": ORDERS_PARTITIONS})
-    run = require_ran(
-        lab_sandbox.start_script(lab_submission, "exercise_producer.py").finish(lab_timeout))
-    return Evidence(run, read_topic(lab_broker, "orders"))
+def ex1(lab: ExerciseLab) -> Evidence:
+    run = require_ran(lab.sandbox.start_script(lab.submission, "exercise_producer.py")
+                      .finish(lab.timeout))
+    return Evidence(run, read_topic(lab.broker, "orders"))
 
 
 def empty_topic(evidence: Evidence) -> str:
@@ -383,16 +377,14 @@ def first_line(events: list[dict[str, Any]]) -> str:
 
 
 @pytest.fixture(scope="module")
-def ex1_failure(
-    ex1: Evidence, lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Run:
+def ex1_failure(ex1: Evidence, lab: ExerciseLab, tmp_path_factory: pytest.TempPathFactory
+                ) -> Run:
     """The driver's run, after the main run's topic was read (``ex1``): what it produces
     changes none of the evidence the other checks judge."""
     driver = tmp_path_factory.mktemp("ex1-driver") / "ex1_driver.py"
     driver.write_text(DRIVER)
-    return lab_sandbox.start_call(lab_submission, str(driver), call="replay",
-                                  args=[FAILED_ORDER]).finish(lab_timeout)
+    return lab.sandbox.start_call(lab.submission, str(driver), call="replay",
+                                  args=[FAILED_ORDER]).finish(lab.timeout)
 
 
 def test_a_failed_delivery_is_not_reported_as_delivered(ex1: Evidence, ex1_failure: Run) -> None:

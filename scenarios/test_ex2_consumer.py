@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
-from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading.consumer_evidence import (
+    STOP_TIMEOUT,
+    SUBSCRIBE_TIMEOUT,
     Placed,
     await_quietly,
+    await_work,
     commits_ahead,
     config_value,
     contiguous_ends,
@@ -38,12 +38,13 @@ from pytest_kafka_lab.grading.consumer_evidence import (
     produce_orders,
     quiet_after,
     stop,
+    subscribed,
     successes,
 )
-from pytest_kafka_lab.grading.course import reset_course
 from pytest_kafka_lab.grading.evidence import listing
-from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
-from pytest_kafka_lab.grading.sandbox import Event, Run, Sandbox
+from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
+from pytest_kafka_lab.grading.sandbox import Event, Run
+from pytest_kafka_lab.grading.verdicts import require_ran
 
 pytestmark = pytest.mark.exercise("ex2", "consumer with manual commits")
 
@@ -53,14 +54,14 @@ TOPIC = "orders"
 COUNT = 37  # not a multiple of 10: a missing final commit leaves 7 orders uncovered
 EVERY = 10
 LATER = range(101, 106)  # orders produced after the broker reported its error
-SUBSCRIBE_TIMEOUT = 15.0  # seconds for a consumer to exist and subscribe
-STOP_TIMEOUT = 10.0  # seconds from Ctrl-C to the end of the process
 OBSERVE = {"process_order": {"key": "order_id"}}
 LATEST = ("latest", "largest", "end")
 # librdkafka's own log lines on stderr (``%4|1700000000.123|...``), and time stamps in
 # logging's lines, say nothing about the count a submission printed.
 LIBRDKAFKA_LOG = re.compile(r"^%\d\|")
 TIME_STAMP = re.compile(r"\d{4}-\d\d-\d\d|\d{1,2}:\d\d(:\d\d)?([,.]\d+)?")
+
+lab = exercise_setup("ex2", {TOPIC: 4})
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,6 @@ class Evidence:
     later: dict[str, Placed]
 
 
-def subscribed(events: list[Event]) -> bool:
-    return any(event["kind"] == "subscribe" for event in events)
-
-
 def broker_errors(events: list[Event]) -> list[Event]:
     return [event for event in events if event["kind"] == "polled" and "error" in event]
 
@@ -89,34 +86,27 @@ def any_broker_error(events: list[Event]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def ex2(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
-    lab_admin: AdminClient,
-) -> Evidence:
-    require_exercise(lab_submission, "ex2")
-    reset_course(lab_admin, {TOPIC: 4})
-    orders = produce_orders(lab_broker, range(1, COUNT + 1))
-    process = lab_sandbox.start_call(lab_submission, FILE, wrap=OBSERVE)
-    stalled = await_quietly(process, subscribed, min(lab_timeout, SUBSCRIBE_TIMEOUT),
-                            f"a consumer to subscribe to {TOPIC!r}") or await_quietly(
-        process, quiet_after(polled, COUNT), lab_timeout,
-        f"the consumer to receive all {COUNT} orders and go quiet")
+def ex2(lab: ExerciseLab) -> Evidence:
+    orders = produce_orders(lab.broker, range(1, COUNT + 1))
+    process = lab.sandbox.start_call(lab.submission, FILE, wrap=OBSERVE)
+    stalled = await_work(process, TOPIC, quiet_after(polled, COUNT), lab.timeout,
+                         f"the consumer to receive all {COUNT} orders and go quiet")
     interrupted_at = stop(process)
     run = require_ran(process.finish(STOP_TIMEOUT))
-    committed = group_offsets(lab_broker, GROUP, TOPIC)
+    committed = group_offsets(lab.broker, GROUP, TOPIC)
 
     error_run, error_stalled, later = None, None, {}
     if subscribed(run.events):
-        reset_course(lab_admin)
-        process = lab_sandbox.start_call(lab_submission, FILE, wrap=OBSERVE)
+        lab.reset_course()
+        process = lab.sandbox.start_call(lab.submission, FILE, wrap=OBSERVE)
         error_stalled = await_quietly(
-            process, any_broker_error, min(lab_timeout, SUBSCRIBE_TIMEOUT),
+            process, any_broker_error, min(lab.timeout, SUBSCRIBE_TIMEOUT),
             f"poll() to return the broker's error for the missing topic {TOPIC!r}")
         if process.process.poll() is None:
-            create_if_absent(lab_admin, TOPIC, 4)
-            later = produce_orders(lab_broker, LATER)
+            create_if_absent(lab.admin, TOPIC, 4)
+            later = produce_orders(lab.broker, LATER)
             error_stalled = error_stalled or await_quietly(
-                process, quiet_after(polled, len(LATER)), lab_timeout,
+                process, quiet_after(polled, len(LATER)), lab.timeout,
                 f"the consumer to receive the {len(LATER)} orders produced after the error")
         stop(process)
         error_run = process.finish(STOP_TIMEOUT)

@@ -23,7 +23,6 @@ noticed.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import time
 from collections import defaultdict
@@ -37,10 +36,10 @@ from confluent_kafka import ConsumerGroupState, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.course import reset_course
 from pytest_kafka_lab.grading.evidence import listing
-from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
+from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.sandbox import Event, Run, Sandbox, SubmissionProcess
+from pytest_kafka_lab.grading.verdicts import require_ran
 from pytest_kafka_lab.readers import end_offsets
 from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
@@ -58,6 +57,8 @@ STEP_TIMEOUT = 20.0
 SHORTEST_STEP = 15.0
 STOP_TIMEOUT = 15.0
 BROKER_TIMEOUT = 5.0
+
+lab = exercise_setup("ex3", {TOPIC: 6})
 
 # settled(the partitions each consumer owns after its rebalance callbacks): whether the
 # ownership a step awaits has come, as the consumers see it.
@@ -107,22 +108,13 @@ class Consumed:
 
     def __init__(self, process: SubmissionProcess) -> None:
         self.process = process
-        self.path = process.workdir / "events.jsonl"
-        self.read = 0  # bytes of the log taken in so far
+        self.seen = 0  # events taken in so far
         self.owned: set[int] = set()
         self.furthest: dict[int, int] = {}
 
     def update(self) -> None:
-        with self.path.open("rb") as log:
-            log.seek(self.read)
-            data = log.read()
-        whole = data[:data.rfind(b"\n") + 1]  # a line still being written waits
-        self.read += len(whole)
-        for line in whole.splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
+        events = self.process.events
+        for event in events[self.seen:]:
             if event.get("kind") == "rebalance":
                 changed = {number for topic, number, _ in event["partitions"] if topic == TOPIC}
                 if event["callback"] == "on_assign":
@@ -132,6 +124,7 @@ class Consumed:
             elif event.get("kind") == "polled" and event.get("topic") == TOPIC:
                 partition = event["partition"]
                 self.furthest[partition] = max(self.furthest.get(partition, -1), event["offset"])
+        self.seen = len(events)
 
 
 def polled(events: list[Event]) -> dict[int, set[int]]:
@@ -319,15 +312,10 @@ def play(evidence: Evidence, sandbox: Sandbox, submission: Path, broker: KafkaBr
 
 
 @pytest.fixture(scope="module")
-def ex3(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
-    lab_admin: AdminClient,
-) -> Evidence:
-    require_exercise(lab_submission, "ex3")
-    reset_course(lab_admin, {TOPIC: 6})
+def ex3(lab: ExerciseLab) -> Evidence:
     evidence = Evidence()
-    play(evidence, lab_sandbox, lab_submission, lab_broker, lab_admin,
-         max(SHORTEST_STEP, min(STEP_TIMEOUT, lab_timeout)))
+    play(evidence, lab.sandbox, lab.submission, lab.broker, lab.admin,
+         max(SHORTEST_STEP, min(STEP_TIMEOUT, lab.timeout)))
     for run in (evidence.producer, evidence.first, evidence.second):
         if run is not None:
             require_ran(run)

@@ -22,17 +22,14 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
-from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.course import reset_course
 from pytest_kafka_lab.grading.evidence import duplicates, json_values, listing
-from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
-from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
+from pytest_kafka_lab.grading.sandbox import Run
+from pytest_kafka_lab.grading.verdicts import require_ran
 from pytest_kafka_lab.readers import Record, read_topic
 
 pytestmark = pytest.mark.exercise("ex4", "exactly-once processing")
@@ -40,6 +37,8 @@ pytestmark = pytest.mark.exercise("ex4", "exactly-once processing")
 FILE = "exercise_exactly_once.py"
 TOPIC = "payments"
 NUM_PAYMENTS = 10
+
+lab = exercise_setup("ex4", {TOPIC: 1})
 
 # The driver's payments: fixed ids, so that every grading run is the same.
 FIRST = {"payment_id": "7d5e2b1c-0f3a-4c1e-9a57-3f2b8c6d1e01", "amount": 250.0,
@@ -168,23 +167,18 @@ class Evidence:
 
 
 @pytest.fixture(scope="module")
-def ex4(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
-    lab_admin: AdminClient, tmp_path_factory: pytest.TempPathFactory,
-) -> Evidence:
-    require_exercise(lab_submission, "ex4")
-    reset_course(lab_admin, {TOPIC: 1})
+def ex4(lab: ExerciseLab, tmp_path_factory: pytest.TempPathFactory) -> Evidence:
     driver = tmp_path_factory.mktemp("ex4-driver") / "ex4_driver.py"
     driver.write_text(DRIVER)
-    main = lab_sandbox.start_call(lab_submission, FILE, call="main",
+    main = lab.sandbox.start_call(lab.submission, FILE, call="main",
                                   wrap={"process_payment": {"key": "payment_id"}})
-    replay = lab_sandbox.start_call(lab_submission, str(driver), call="replay",
+    replay = lab.sandbox.start_call(lab.submission, str(driver), call="replay",
                                     args=[SEQUENCE])
     # Both started together: together they have one run's time.
-    deadline = time.monotonic() + lab_timeout
-    run = main.finish(lab_timeout)
+    deadline = time.monotonic() + lab.timeout
+    run = main.finish(lab.timeout)
     replayed = replay.finish(max(deadline - time.monotonic(), 1.0))
-    return Evidence(require_ran(run), read_topic(lab_broker, TOPIC),
+    return Evidence(require_ran(run), read_topic(lab.broker, TOPIC),
                     require_ran(replayed))
 
 

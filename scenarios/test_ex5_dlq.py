@@ -20,16 +20,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
-from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading.consumer_evidence import (
+    STOP_TIMEOUT,
     Placed,
     Position,
-    await_quietly,
+    await_work,
     commits_ahead,
     contiguous_ends,
     error_texts,
@@ -41,10 +39,10 @@ from pytest_kafka_lab.grading.consumer_evidence import (
     successes,
     tries_by_order,
 )
-from pytest_kafka_lab.grading.course import reset_course
 from pytest_kafka_lab.grading.evidence import listing
-from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
-from pytest_kafka_lab.grading.sandbox import Event, Run, Sandbox
+from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
+from pytest_kafka_lab.grading.sandbox import Event, Run
+from pytest_kafka_lab.grading.verdicts import require_ran
 from pytest_kafka_lab.readers import Record, read_topic
 
 pytestmark = pytest.mark.exercise("ex5", "dead letter queue")
@@ -59,12 +57,12 @@ TRANSIENT = {"ORD-00007": 1, "ORD-00044": 2}  # fail this often, then succeed
 ALWAYS = 99  # fails of an order that fails on every try
 FAILED = ("raised", "injected-failure")
 HEADERS = ("original_topic", "original_partition", "original_offset", "error", "retry_count")
-SUBSCRIBE_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
 UNBOUND_HINT = (
     ". Python deletes the name bound by `except ... as e` at the end of that except block, "
     "so reading `e` after the retry loop raises UnboundLocalError: keep the error in a "
     "variable of your own inside the block (`last_error = e`) and use that")
+
+lab = exercise_setup("ex5", {TOPIC: 4, DLQ: 1})
 
 
 @dataclass(frozen=True)
@@ -140,22 +138,13 @@ def text(value: bytes | None) -> str | None:
     return value.decode("utf-8", errors="replace") if value is not None else None
 
 
-def subscribed(events: list[Event]) -> bool:
-    return any(event["kind"] == "subscribe" for event in events)
-
-
 def ended(events: list[Event]) -> bool:
     return any(event["kind"] in ("returned", "raised", "interrupted") for event in events)
 
 
 @pytest.fixture(scope="module")
-def ex5(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
-    lab_admin: AdminClient,
-) -> Evidence:
-    require_exercise(lab_submission, "ex5")
-    reset_course(lab_admin, {TOPIC: 4, DLQ: 1})
-    orders = produce_orders(lab_broker, range(1, COUNT + 1))
+def ex5(lab: ExerciseLab) -> Evidence:
+    orders = produce_orders(lab.broker, range(1, COUNT + 1))
     firsts: dict[int, Placed] = {}
     for placed in orders.values():
         if placed.partition not in firsts or placed.offset < firsts[placed.partition].offset:
@@ -163,21 +152,20 @@ def ex5(
     doomed = tuple(sorted(placed.order_id for placed in firsts.values()))
     plan = {**{order_id: count for order_id, count in TRANSIENT.items()
                if order_id not in doomed}, **dict.fromkeys(doomed, ALWAYS)}
-    process = lab_sandbox.start_call(
-        lab_submission, FILE, wrap={"process_order": {"key": "order_id", "fail": plan}})
-    stalled = await_quietly(process, subscribed, min(lab_timeout, SUBSCRIBE_TIMEOUT),
-                            f"a consumer to subscribe to {TOPIC!r}") or await_quietly(
-        process, ended, lab_timeout, f"main() to return after handling {COUNT} messages")
+    process = lab.sandbox.start_call(
+        lab.submission, FILE, wrap={"process_order": {"key": "order_id", "fail": plan}})
+    stalled = await_work(process, TOPIC, ended, lab.timeout,
+                         f"main() to return after handling {COUNT} messages")
     if stalled:
         stop(process)  # else main() returned, and the process is ending by itself
     run = require_ran(process.finish(STOP_TIMEOUT))
-    committed = group_offsets(lab_broker, GROUP, TOPIC)
+    committed = group_offsets(lab.broker, GROUP, TOPIC)
     produced: dict[tuple[str, int, int], Record] = {}
     for topic in sorted({event["topic"] for event in run.of("delivered") if not event["error"]}
                         - {TOPIC}):
         produced.update({(record.topic, record.partition, record.offset): record
-                         for record in read_topic(lab_broker, topic)})
-    dlq = read_topic(lab_broker, DLQ)
+                         for record in read_topic(lab.broker, topic)})
+    dlq = read_topic(lab.broker, DLQ)
     return Evidence(orders, doomed, run, stalled, committed, dlq, produced)
 
 

@@ -19,17 +19,15 @@ import contextlib
 import math
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.course import reset_course
 from pytest_kafka_lab.grading.evidence import listing
-from pytest_kafka_lab.grading.plugin import require_exercise, require_ran
-from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
+from pytest_kafka_lab.grading.sandbox import Run
+from pytest_kafka_lab.grading.verdicts import require_ran
 from pytest_kafka_lab.readers import end_offsets
 from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
@@ -59,6 +57,8 @@ CLOCK_SLACK = 0.002
 # Figures may be rounded: relative, and absolute for 2 decimals.
 RELATIVE, ABSOLUTE = 0.02, 0.006
 
+lab = exercise_setup("ex6", {TOPIC: 1})
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -87,19 +87,14 @@ class Measurement:
 
 
 @pytest.fixture(scope="module")
-def ex6(
-    lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float, lab_broker: KafkaBroker,
-    lab_admin: AdminClient,
-) -> list[Measurement]:
-    require_exercise(lab_submission, "ex6")
-    reset_course(lab_admin, {TOPIC: 1})
+def ex6(lab: ExerciseLab) -> list[Measurement]:
     measurements = []
     for config, num_messages, message_size in CALLS:
-        before = stored(lab_broker)
-        run = require_ran(lab_sandbox.start_call(
-            lab_submission, FILE, call="benchmark_producer",
-            args=[config, num_messages, message_size]).finish(lab_timeout))
-        received = received_since(lab_broker, before, len(successful_deliveries(run)))
+        before = stored(lab.broker)
+        run = require_ran(lab.sandbox.start_call(
+            lab.submission, FILE, call="benchmark_producer",
+            args=[config, num_messages, message_size]).finish(lab.timeout))
+        received = received_since(lab.broker, before, len(successful_deliveries(run)))
         measurements.append(Measurement(config, num_messages, message_size, run, received))
     return measurements
 
@@ -131,14 +126,11 @@ class MainRun:
 
 
 @pytest.fixture(scope="module")
-def ex6_main(
-    ex6: list[Measurement], lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float,
-    lab_broker: KafkaBroker,
-) -> MainRun:
-    before = stored(lab_broker)
-    run = require_ran(lab_sandbox.start_call(lab_submission, FILE, call="main")
-                      .finish(lab_timeout))
-    return MainRun(run, received_since(lab_broker, before, len(successful_deliveries(run))))
+def ex6_main(ex6: list[Measurement], lab: ExerciseLab) -> MainRun:
+    before = stored(lab.broker)
+    run = require_ran(lab.sandbox.start_call(lab.submission, FILE, call="main")
+                      .finish(lab.timeout))
+    return MainRun(run, received_since(lab.broker, before, len(successful_deliveries(run))))
 
 
 def stored(broker: KafkaBroker) -> int:

@@ -55,15 +55,20 @@ class Jvms:
         """The live Kafka JVMs whose parent chain leads to process ``pid``."""
         return [jvm for jvm in cls.all() if pid in cls.ancestors(jvm)]
 
-    @staticmethod
-    def recorded(path: Path) -> psutil.Process | None:
+    @classmethod
+    def recorded(cls, path: Path) -> psutil.Process | None:
         """The process an inner run recorded as "pid create_time", if it is that one still."""
         pid, created = path.read_text().split()
+        return cls.same(int(pid), float(created))
+
+    @staticmethod
+    def same(pid: int, created: float) -> psutil.Process | None:
+        """Process ``pid`` if it is still the one created at ``created`` (not a reused pid)."""
         try:
-            process = psutil.Process(int(pid))
+            process = psutil.Process(pid)
         except psutil.NoSuchProcess:
             return None
-        return process if abs(process.create_time() - float(created)) < 0.01 else None
+        return process if abs(process.create_time() - created) < 0.01 else None
 
     @classmethod
     def wait_gone(cls, processes: list[psutil.Process], timeout: float = 30.0) -> None:

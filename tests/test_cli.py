@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from pytest_kafka_lab.backends.local import free_port
+from pytest_kafka_lab.backends.base import free_port
 from pytest_kafka_lab.cli import main, parser
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.detached import load

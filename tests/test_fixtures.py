@@ -554,7 +554,7 @@ def test_a_stopped_member_leaves_and_the_survivor_owns_all(
     leaving, survivor = group.members[1], group.members[0]
     leaving.stop()
     assert not leaving.alive
-    assert leaving.events[-1]["event"] == "closed"
+    assert leaving.events[-1]["kind"] == "closed"
     owned = group.wait_for_stable(everything, counts=[SIX])
     assert owned == {survivor.index: everything}
     assert broker_shares(kafka_broker, group) == [set(everything)]
@@ -570,7 +570,7 @@ def test_a_killed_member_is_replaced_after_the_session_timeout(
     killed, survivor = group.members[1], group.members[0]
     killed.kill()
     assert killed.process.returncode == -9
-    assert "closed" not in [event["event"] for event in killed.events]
+    assert "closed" not in [event["kind"] for event in killed.events]
     # It never said goodbye: the broker still counts it until its session times out.
     assert len(describe_group(kafka_broker, group.group_id).members) == 2
     owned = group.wait_for_stable(everything, counts=[SIX], timeout=45)

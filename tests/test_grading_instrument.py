@@ -12,8 +12,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.plugin import require_ran
 from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.grading.verdicts import require_ran
 from pytest_kafka_lab.readers import read_topic
 from pytest_kafka_lab.topics import create_topic, delete_topics
 

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
 from pytest_kafka_lab.grading.report import Check, Grade
@@ -137,3 +139,41 @@ def test_a_grade_reads_back_from_its_json_report(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "grade.json").read_text())
     assert (report["points"], report["max_points"]) == (2, 9)
     assert Grade.from_dict(report) == grade
+
+
+# --- options -----------------------------------------------------------------------------------
+
+TIMEOUT_SEEN = """
+def test_timeout(lab_timeout):
+    print(f"lab_timeout={lab_timeout!r}")
+"""
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3"])
+def test_a_bad_lab_timeout_is_a_usage_error_naming_the_option(
+    pytester: pytest.Pytester, value: str
+) -> None:
+    pytester.makepyfile(TIMEOUT_SEEN)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--lab-timeout", value)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    result.stderr.fnmatch_lines(
+        [f"ERROR: --lab-timeout={value!r}: expected a positive number of seconds"])
+
+
+def test_a_bad_lab_timeout_in_the_ini_file_is_named_there(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(TIMEOUT_SEEN)
+    pytester.makeini("[pytest]\nlab_timeout = soon\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    result.stderr.fnmatch_lines(
+        ["ERROR: lab_timeout (ini)='soon': expected a positive number of seconds"])
+
+
+@pytest.mark.parametrize(("args", "seconds"), [((), 60.0), (("--lab-timeout", "2.5"), 2.5)])
+def test_lab_timeout_is_the_option_or_60_seconds(
+    pytester: pytest.Pytester, args: tuple[str, ...], seconds: float
+) -> None:
+    pytester.makepyfile(TIMEOUT_SEEN)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s", *args)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*lab_timeout={seconds!r}*"])

@@ -14,8 +14,8 @@ from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading import confinement
-from pytest_kafka_lab.grading.plugin import SubmissionError, require_ran
 from pytest_kafka_lab.grading.sandbox import OUTPUT_LIMIT, Sandbox
+from pytest_kafka_lab.grading.verdicts import SubmissionError, require_ran
 from pytest_kafka_lab.readers import read_topic
 from pytest_kafka_lab.topics import partitions_with_leaders
 from pytest_kafka_lab.waiting import wait_for

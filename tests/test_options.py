@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab import KAFKA_VERSION
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.backends.local import free_port
+from pytest_kafka_lab.backends.base import free_port
 from pytest_kafka_lab.config import OPTIONS
 
 # Every setting the issue names, as flag and ini twin; a missing one fails here even if

@@ -14,6 +14,8 @@ apart by its slice of the delivery reports, a tag in the value, or a topic of it
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import sys
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -23,10 +25,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_kafka_lab import hypothesis_strategies
 from pytest_kafka_lab.hypothesis_profiles import PROFILES
+from pytest_kafka_lab.hypothesis_strategies import (
+    Message,
+    TopicLayout,
+    keys,
+    messages,
+    topic_layouts,
+    values,
+)
 from pytest_kafka_lab.partitioners import predict_partition
 from pytest_kafka_lab.readers import Record, read_topic
-from pytest_kafka_lab.strategies import Message, TopicLayout, keys, messages, topic_layouts, values
 
 TopicFactory = Callable[..., str]
 ProducerFactory = Callable[..., Any]
@@ -301,3 +311,13 @@ def record_of(partition: int, key: bytes | None, value: bytes | None,
     given_fields: dict[str, Any] = {"topic": "t", "partition": partition, "offset": 0, "key": key,
                     "value": value, "headers": tuple(headers)}
     return Record(**{f.name: given_fields.get(f.name, 0) for f in dataclasses.fields(Record)})
+
+
+def test_the_strategies_old_module_name_still_imports_and_warns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "pytest_kafka_lab.strategies", raising=False)
+    with pytest.deprecated_call(match="pytest_kafka_lab.hypothesis_strategies"):
+        old = importlib.import_module("pytest_kafka_lab.strategies")
+    assert old.messages is messages
+    assert sorted(old.__all__) == sorted(hypothesis_strategies.__all__)

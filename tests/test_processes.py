@@ -8,6 +8,7 @@ that the JVM (the very process: pid reuse is detected) is gone.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -291,6 +292,46 @@ def test_a_broker_dying_under_xdist_fails_the_tests_and_is_not_restarted(
     assert not problems, "\n".join(problems) + f"\n--- inner output ---\n{text}"
 
 
+def test_a_cluster_node_dying_fails_that_test_with_the_node_named_and_its_log_tail(
+    lab_pytester: pytest.Pytester, jvms: Any, data_dirs_left: Callable[[], list[str]],
+) -> None:
+    lab_pytester.copy_example("test_cluster_node_dies.py")
+    result = lab_pytester.runpytest_subprocess("-p", "no:cacheprovider", "--kafka-brokers", "3",
+                                               timeout=INNER_TIMEOUT)
+    text = result.stdout.str()
+    first, third = (json.loads(path.read_text()) if path.exists() else None
+                    for path in (lab_pytester.path / f"cluster-{name}.json"
+                                 for name in ("first", "third")))
+    assert first is not None, f"the first test saw no cluster:\n{text}"
+    node = first["nodes"][1]
+    problems = []
+    if re.findall(r"^FAILED (\S+)", text, re.MULTILINE) != [
+            "test_cluster_node_dies.py::test_a_node_dies"]:
+        problems.append("the test during which node 2 died is not the one test that failed")
+    if not re.search(rf"The Kafka broker at {re.escape(node['bootstrap'])} \(node 2 of the "
+                     rf"cluster, pid {node['pid']}\) died during this test: killed by SIGKILL",
+                     text):
+        problems.append(f"the failure does not name node 2 (pid {node['pid']}) and its SIGKILL")
+    died = text.partition("died during this test")[2]
+    if not re.search(r"Its log \(kept as \S*died-broker-node-2\.log\) ends with:", died):
+        problems.append("the failure does not say where node 2's log is kept")
+    if "Kafka Server started" not in died.partition("ends with:")[2]:
+        problems.append("the failure does not show node 2's log tail")
+    if not re.search(r"kafka-lab: the broker died \(killed by SIGKILL\); started a fresh "
+                     r"one: .*backend local cluster of 3 KRaft nodes", text):
+        problems.append("the fresh cluster was not announced")
+    if third is None or third["bootstrap"] == first["bootstrap"]:
+        problems.append("the third test did not get a fresh cluster of three")
+    # The run is over: no JVM of either cluster may outlive it, nor any data folder.
+    left = [jvm.pid for jvm in (jvms.same(record["pid"], record["created"])
+                                for cluster in (first, third or {"nodes": []})
+                                for record in cluster["nodes"])
+            if jvm is not None and jvms.alive(jvm)]
+    if left or data_dirs_left():
+        problems.append(f"left behind: JVMs {left}, data folders {data_dirs_left()}")
+    assert not problems, "\n".join(problems) + f"\n--- inner output ---\n{text}"
+
+
 # --- two runs at once -----------------------------------------------------------------------
 
 
@@ -320,3 +361,4 @@ def test_two_runs_at_once_each_start_their_own_broker_and_leave_none(
     assert [jvm.pid for jvm in started if jvms.alive(jvm)] == []
     assert not any(port_answers(address) for address in addresses)
     assert data_dirs_left() == []
+

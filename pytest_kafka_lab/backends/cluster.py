@@ -11,11 +11,14 @@ from __future__ import annotations
 import shutil
 import signal
 import tempfile
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pytest_kafka_lab.backends.local import LocalBroker, Quorum, StatusFactory, free_port
+from pytest_kafka_lab.backends import Backend
+from pytest_kafka_lab.backends.base import BrokerBase, free_port
+from pytest_kafka_lab.backends.kraft import KraftNode, Quorum, StatusFactory
+from pytest_kafka_lab.backends.watching import tails_of
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.exceptions import BrokerStartError
 from pytest_kafka_lab.readiness import QUIET_LOGGER, wait_until_ready
@@ -42,10 +45,11 @@ def cluster_settings(brokers: int) -> dict[str, str]:
     }
 
 
-class LocalCluster:
-    """N local KRaft nodes that form one cluster; ``nodes[i]`` is node id ``i + 1``."""
+class LocalCluster(BrokerBase):
+    """N local KRaft nodes that form one cluster; ``nodes[i]`` is node id ``i + 1``. Every
+    node is watched but those a test stopped, killed or paused on purpose."""
 
-    backend = "local cluster"
+    backend: Backend = "local cluster"
 
     def __init__(self, config: LabConfig, brokers: int = 3,
                  progress: StatusFactory | None = None) -> None:
@@ -55,13 +59,12 @@ class LocalCluster:
         self.root = Path(tempfile.mkdtemp(prefix="kafka-lab-cluster-"))
         quorum = Quorum({node: free_port() for node in range(1, brokers + 1)})
         self.nodes = [
-            LocalBroker(config.replace(port=free_port()), progress=progress,
+            KraftNode(config.replace(port=free_port()), progress=progress,
                         data_dir=self.root / f"node-{node}", node_id=node, quorum=quorum,
                         settings=cluster_settings(brokers))
             for node in range(1, brokers + 1)
         ]
         self.kafka_version = "unknown"
-        self.startup_seconds = 0.0
         self.stopped: set[int] = set()
         self.paused: set[int] = set()
 
@@ -71,46 +74,36 @@ class LocalCluster:
     def bootstrap_servers(self) -> str:
         return ",".join(node.bootstrap_servers for node in self.nodes)
 
-    def client_config(self, **overrides: Any) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap_servers, **overrides}
-
     def describe(self) -> str:
         return (f"Kafka {self.kafka_version}, backend local cluster of {len(self.nodes)} "
                 f"KRaft nodes, bootstrap {self.bootstrap_servers}, "
                 f"ready in {self.startup_seconds:.1f}s")
 
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(f"--- node {node.node_id} ---\n{node.log_tail(lines)}"
-                         for node in self.nodes)
+        return tails_of(self.nodes, lines)
 
-    def __enter__(self) -> LocalCluster:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def watched_nodes(self) -> Sequence[KraftNode]:
+        return [node for node in self.nodes if node.node_id not in self.stopped]
 
     # --- life --------------------------------------------------------------------------
 
-    def start(self) -> LocalCluster:
+    def start(self) -> Self:
         distribution = self.nodes[0].resolve()
         for node in self.nodes[1:]:
             node.distribution = distribution
             node.kafka_version = distribution.version
         self.kafka_version = distribution.version
-        started = time.monotonic()
+        return self.timed_start(self._launch_all)
+
+    def _launch_all(self) -> None:
         try:
             for node in self.nodes:
                 node.launch()
             wait_until_ready(self.client_config(), self.config.start_timeout,
                              expected_brokers=len(self.nodes), still_alive=self._all_alive)
         except Exception:
-            tails = self.log_tail(20)
-            self.stop()
             raise BrokerStartError(f"the local cluster did not start; its logs end with:\n"
-                                   f"{tails}") from None
-        self.startup_seconds = time.monotonic() - started
-        return self
+                                   f"{self.log_tail(20)}") from None
 
     def _all_alive(self) -> None:
         for node in self.nodes:
@@ -126,7 +119,7 @@ class LocalCluster:
 
     # --- faults -------------------------------------------------------------------------
 
-    def node(self, node_id: int) -> LocalBroker:
+    def node(self, node_id: int) -> KraftNode:
         return self.nodes[node_id - 1]
 
     def live_brokers(self) -> set[int]:

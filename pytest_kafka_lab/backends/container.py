@@ -7,10 +7,10 @@ same dance for Confluent's images, whose start scripts the official image lacks)
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import Any, Self
 
-from pytest_kafka_lab.backends.local import TEST_BROKER_SETTINGS, free_port
+from pytest_kafka_lab.backends import Backend
+from pytest_kafka_lab.backends.base import TEST_BROKER_SETTINGS, LoopbackBroker, free_port
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.exceptions import BackendUnavailableError
 from pytest_kafka_lab.readiness import wait_until_ready
@@ -48,24 +48,16 @@ def environment_for(port: int, extra: dict[str, str]) -> dict[str, str]:
     return {"KAFKA_" + key.upper().replace(".", "_"): value for key, value in settings.items()}
 
 
-class ContainerBroker:
+class ContainerBroker(LoopbackBroker):
     """One KRaft node in a container, published on a loopback port."""
 
-    backend = "container"
+    backend: Backend = "container"
 
     def __init__(self, config: LabConfig) -> None:
         self.config = config
         self.kafka_version = config.image.rpartition(":")[2]
         self.port = config.port or free_port()
-        self.startup_seconds = 0.0
         self.container: Any = None
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def client_config(self, **overrides: Any) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap_servers, **overrides}
 
     def describe(self) -> str:
         return (f"Kafka {self.kafka_version}, backend container ({self.config.image}), "
@@ -77,31 +69,27 @@ class ContainerBroker:
         logs = self.container.get_wrapped_container().logs(tail=lines)
         return str(logs.decode(errors="replace"))
 
-    def __enter__(self) -> ContainerBroker:
+    def start(self) -> Self:
         problem = docker_engine_problem()
         if problem:
             raise BackendUnavailableError(
                 f"--kafka-backend container: {problem}. Use the default local backend "
                 "(no Docker needed) or --kafka-bootstrap HOST:PORT."
             )
+        return self.timed_start(self._run_container)
+
+    def _run_container(self) -> None:
         from testcontainers.core.container import DockerContainer
 
-        started = time.monotonic()
         # docker-py takes (host ip, port) and publishes on loopback only.
         loopback: Any = ("127.0.0.1", self.port)
         container = DockerContainer(self.config.image).with_bind_ports(9092, loopback)
         for name, value in environment_for(self.port, dict(self.config.broker_properties)).items():
             container.with_env(name, value)
         self.container = container.start()
-        try:
-            wait_until_ready(self.client_config(), self.config.start_timeout)
-        except Exception:
-            self.__exit__()
-            raise
-        self.startup_seconds = time.monotonic() - started
-        return self
+        wait_until_ready(self.client_config(), self.config.start_timeout)
 
-    def __exit__(self, *exc_info: object) -> None:
+    def stop(self) -> None:
         if self.container is not None:
             self.container.stop()
             self.container = None

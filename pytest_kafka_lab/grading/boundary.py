@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_kafka_lab.grading.events import emit
+from pytest_kafka_lab.events import emit
 
 READABLE_VARIABLE = "KAFKA_LAB_READABLE"
 WRITABLE_VARIABLE = "KAFKA_LAB_WRITABLE"

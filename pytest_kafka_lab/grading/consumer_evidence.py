@@ -1,5 +1,6 @@
 """Shared by the consumer exercises' scenarios (ex2, ex5): the course's orders as the
-harness produces them, and what a run's events say was processed and committed."""
+harness produces them, the steps of a consumer's run (wait for it to subscribe, then for
+its work; Ctrl-C), and what a run's events say was processed and committed."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ PRODUCTS = ("Laptop", "Phone", "Tablet", "Monitor", "Keyboard", "Mouse")
 # Events older than this with nothing new means the submission sits in poll(): a Ctrl-C
 # then lands between messages, never between processing a message and storing its offset.
 QUIET = 0.5
+SUBSCRIBE_TIMEOUT = 15.0  # seconds for a consumer to exist and subscribe
+STOP_TIMEOUT = 10.0  # seconds from Ctrl-C (or the end of main()) to the end of the process
 
 Position = tuple[int, int]  # (partition, offset)
 
@@ -115,6 +118,21 @@ def await_quietly(process: SubmissionProcess, check: Callable[[list[Event]], Any
                     f"{awaited}.")
         return f"The harness waited {timeout:g}s in vain for {awaited}."
     return None
+
+
+def subscribed(events: list[Event]) -> bool:
+    """Whether one of the submission's consumers has subscribed."""
+    return any(event["kind"] == "subscribe" for event in events)
+
+
+def await_work(process: SubmissionProcess, topic: str, work: Callable[[list[Event]], Any],
+               timeout: float, awaited: str) -> str | None:
+    """A consumer exercise's run: wait for a consumer to subscribe to ``topic`` (at most
+    SUBSCRIBE_TIMEOUT), then for ``work`` (``awaited``, at most ``timeout``); say for a
+    student what did not happen, or None when both did."""
+    return await_quietly(process, subscribed, min(timeout, SUBSCRIBE_TIMEOUT),
+                         f"a consumer to subscribe to {topic!r}") or await_quietly(
+        process, work, timeout, awaited)
 
 
 def stop(process: SubmissionProcess) -> float:

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from pytest_kafka_lab.distribution import Distribution
-from pytest_kafka_lab.grading.events import BOOTSTRAP_VARIABLE, emit
+from pytest_kafka_lab.events import emit
+from pytest_kafka_lab.grading.instrument import BOOTSTRAP_VARIABLE
 from pytest_kafka_lab.tools import TOOL_CLASSES, tool_command
 
 CONTAINER = "kafka"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_kafka_lab.config import OPTIONS, LabConfig, build_config
+from pytest_kafka_lab.config import OPTIONS, LabConfig, build_config, positive_number
 from pytest_kafka_lab.grading.class_grading import ClassGrading, grade_class, refusal_of_jobs
 from pytest_kafka_lab.grading.class_list import Shard, Submission, class_list, parse_shard
 from pytest_kafka_lab.grading.class_progress import LiveBar, class_progress
@@ -53,13 +53,13 @@ def positive_int(text: str) -> int:
 
 
 def positive_seconds(text: str) -> float:
+    """pytest's reading of seconds (``config.positive_number``), for argparse, which names
+    the option itself."""
     try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds")
-    return seconds
+        return positive_number(text, "")
+    except pytest.UsageError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a positive number of seconds") from None
 
 
 def add_grade_parser(commands: Any) -> None:

@@ -28,9 +28,11 @@ from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-from pytest_kafka_lab.grading.events import BOOTSTRAP_VARIABLE, emit
+from pytest_kafka_lab.events import emit
 
 CIMPL = "confluent_kafka.cimpl"
+# The lab broker's address, which the harness puts in a graded run's environment.
+BOOTSTRAP_VARIABLE = "KAFKA_LAB_BOOTSTRAP"
 # Python's and the course's randomness made the same on every run (the course's ex5
 # template fails one call in five); verdicts never rest on it, but a re-run replays.
 SEED = 20261201
@@ -147,173 +149,185 @@ def redirected(kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tupl
     return client_id, config
 
 
-def observed_producer(base: type) -> type:
-    class Producer(base):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self._lab_id, config = redirected("producer", args, kwargs)
-            super().__init__(config)
-
-        def produce(self, topic: str, *args: Any, **kwargs: Any) -> Any:
-            try:
-                call = named(args, kwargs, PRODUCE_PARAMETERS)
-            except _Unfit:
-                return super().produce(topic, *args, **kwargs)
-            callback = delivery_callback(call)
-            result = super().produce(topic, on_delivery=self._delivered(callback), **call)
-            self._produced(topic, call, callback)
-            return result
-
-        def produce_batch(self, topic: str, messages: list[Any], *args: Any,
-                          **kwargs: Any) -> Any:
-            try:
-                call = named(args, kwargs, PRODUCE_BATCH_PARAMETERS)
-            except _Unfit:
-                return super().produce_batch(topic, messages, *args, **kwargs)
-            batch_callback = delivery_callback(call)
-            # A message's own "callback" wins over the batch's (its "on_delivery" does not).
-            callbacks = [message.get("callback", batch_callback) for message in messages]
-            observed = [{**message, "callback": self._delivered(callback)}
-                        for message, callback in zip(messages, callbacks, strict=True)]
-            result = super().produce_batch(topic, observed, **call)
-            for message, sent, callback in zip(messages, observed, callbacks, strict=True):
-                if "_error" in sent:
-                    message["_error"] = sent["_error"]
-                else:
-                    self._produced(topic, {**call, **message}, callback)
-            return result
-
-        def _delivered(self, callback: Callable[..., Any] | None) -> Callable[..., None]:
-            client_id = self._lab_id
-
-            def delivered(error: Any, message: Any) -> None:
-                moment = time.time()
-                seen, raised = run_callback(callback, error, message)
-                emit("delivered", time=moment, client_id=client_id, topic=message.topic(),
-                     partition=message.partition(), offset=message.offset(),
-                     error=str(error) if error else None, key=text(message.key()),
-                     size=size_of(message.value()), **seen)
-                if raised is not None:
-                    raise raised
-
-            return delivered
-
-        def _produced(self, topic: str, call: dict[str, Any],
-                      callback: Callable[..., Any] | None) -> None:
-            emit("produce", client_id=self._lab_id, topic=topic, key=text(call.get("key")),
-                 size=size_of(call.get("value")), partition=call.get("partition"),
-                 callback=callback is not None)
-
-        def flush(self, *args: Any, **kwargs: Any) -> int:
-            remaining: int = super().flush(*args, **kwargs)
-            emit("flush", client_id=self._lab_id, remaining=remaining)
-            return remaining
-
-    return dressed(Producer, base)
+# The observing half of each instrumented class: mixed in before cimpl's own class (see
+# ``observed``), whose methods its ``super()`` calls reach.
+_Client: Any = object
 
 
-def observed_consumer(base: type) -> type:
-    class Consumer(base):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self._lab_id, config = redirected("consumer", args, kwargs)
-            super().__init__(config)
-            self._lab_delivered = 0
+class ObservedProducer(_Client):
+    """``Producer``: redirected; reports its configuration, what it produced (and each
+    delivery report, with what the submission's callback printed) and flushed."""
 
-        def subscribe(self, topics: list[str], *args: Any, **kwargs: Any) -> Any:
-            try:
-                call = named(args, kwargs, SUBSCRIBE_PARAMETERS)
-            except _Unfit:
-                return super().subscribe(topics, *args, **kwargs)
-            # Without an on_lost of its own, the client hands lost partitions to on_revoke:
-            # observed as on_revoke then, as the submission sees them.
-            names = SUBSCRIBE_PARAMETERS if call.get("on_lost") else SUBSCRIBE_PARAMETERS[:2]
-            for name in names:
-                call[name] = self._recorded(name, call.get(name))
-            emit("subscribe", client_id=self._lab_id, topics=list(topics))
-            return super().subscribe(topics, **call)
+    _lab_id: int
 
-        def _recorded(self, name: str, callback: Callable[..., Any] | None) -> Callable[..., Any]:
-            def record(consumer: Any, parts: Any) -> None:
-                moment = time.time()
-                seen, raised = run_callback(callback, consumer, parts)
-                emit("rebalance", time=moment, client_id=self._lab_id, callback=name,
-                     partitions=partitions(parts), user_callback=callback is not None,
-                     **({"printed": ""} | seen))
-                if raised is not None:
-                    raise raised
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lab_id, config = redirected("producer", args, kwargs)
+        super().__init__(config)
 
-            return record
+    def produce(self, topic: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            call = named(args, kwargs, PRODUCE_PARAMETERS)
+        except _Unfit:
+            return super().produce(topic, *args, **kwargs)
+        callback = delivery_callback(call)
+        result = super().produce(topic, on_delivery=self._delivered(callback), **call)
+        self._produced(topic, call, callback)
+        return result
 
-        def poll(self, *args: Any, **kwargs: Any) -> Any:
-            message = super().poll(*args, **kwargs)
-            if message is not None:
-                self._report(message)
-            return message
+    def produce_batch(self, topic: str, messages: list[Any], *args: Any,
+                      **kwargs: Any) -> Any:
+        try:
+            call = named(args, kwargs, PRODUCE_BATCH_PARAMETERS)
+        except _Unfit:
+            return super().produce_batch(topic, messages, *args, **kwargs)
+        batch_callback = delivery_callback(call)
+        # A message's own "callback" wins over the batch's (its "on_delivery" does not).
+        callbacks = [message.get("callback", batch_callback) for message in messages]
+        observed = [{**message, "callback": self._delivered(callback)}
+                    for message, callback in zip(messages, callbacks, strict=True)]
+        result = super().produce_batch(topic, observed, **call)
+        for message, sent, callback in zip(messages, observed, callbacks, strict=True):
+            if "_error" in sent:
+                message["_error"] = sent["_error"]
+            else:
+                self._produced(topic, {**call, **message}, callback)
+        return result
 
-        def consume(self, *args: Any, **kwargs: Any) -> Any:
-            messages = super().consume(*args, **kwargs)
-            for message in messages:
-                self._report(message)
-            return messages
+    def _delivered(self, callback: Callable[..., Any] | None) -> Callable[..., None]:
+        client_id = self._lab_id
 
-        def _report(self, message: Any) -> None:
-            if message.error():
-                emit("polled", client_id=self._lab_id, error=str(message.error()),
-                     code=message.error().code())
-                return
-            self._lab_delivered += 1
-            emit("polled", client_id=self._lab_id, topic=message.topic(),
+        def delivered(error: Any, message: Any) -> None:
+            moment = time.time()
+            seen, raised = run_callback(callback, error, message)
+            emit("delivered", time=moment, client_id=client_id, topic=message.topic(),
                  partition=message.partition(), offset=message.offset(),
-                 key=text(message.key()), delivered=self._lab_delivered)
+                 error=str(error) if error else None, key=text(message.key()),
+                 size=size_of(message.value()), **seen)
+            if raised is not None:
+                raise raised
 
-        def commit(self, *args: Any, **kwargs: Any) -> Any:
-            message = kwargs.get("message", args[0] if args and not isinstance(args[0], list)
-                                 else None)
-            offsets = kwargs.get("offsets", args[0] if args and isinstance(args[0], list)
-                                 else None)
-            try:
-                result = super().commit(*args, **kwargs)
-            except Exception as error:
-                emit("commit", client_id=self._lab_id, error=str(error),
-                     delivered=self._lab_delivered)
-                raise
-            emit("commit", client_id=self._lab_id, delivered=self._lab_delivered,
-                 asynchronous=kwargs.get("asynchronous", True),
-                 message=[message.topic(), message.partition(), message.offset()]
-                 if message is not None else None,
-                 offsets=partitions(offsets) if offsets else None,
-                 committed=partitions(result) if isinstance(result, list) else None)
-            return result
+        return delivered
 
-        def close(self, *args: Any, **kwargs: Any) -> Any:
-            emit("close", client_id=self._lab_id, delivered=self._lab_delivered)
-            return super().close(*args, **kwargs)
+    def _produced(self, topic: str, call: dict[str, Any],
+                  callback: Callable[..., Any] | None) -> None:
+        emit("produce", client_id=self._lab_id, topic=topic, key=text(call.get("key")),
+             size=size_of(call.get("value")), partition=call.get("partition"),
+             callback=callback is not None)
 
-    return dressed(Consumer, base)
+    def flush(self, *args: Any, **kwargs: Any) -> int:
+        remaining: int = super().flush(*args, **kwargs)
+        emit("flush", client_id=self._lab_id, remaining=remaining)
+        return remaining
 
 
-def observed_admin(base: type) -> type:
-    class AdminClientImpl(base):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self._lab_id, config = redirected("admin", args, kwargs)
-            super().__init__(config)
+class ObservedConsumer(_Client):
+    """``Consumer``: redirected; reports its configuration, subscriptions, rebalance
+    callbacks (with what they printed), what it polled and committed, and its close."""
 
-    return dressed(AdminClientImpl, base)
+    _lab_id: int
+    _lab_delivered: int
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lab_id, config = redirected("consumer", args, kwargs)
+        super().__init__(config)
+        self._lab_delivered = 0
+
+    def subscribe(self, topics: list[str], *args: Any, **kwargs: Any) -> Any:
+        try:
+            call = named(args, kwargs, SUBSCRIBE_PARAMETERS)
+        except _Unfit:
+            return super().subscribe(topics, *args, **kwargs)
+        # Without an on_lost of its own, the client hands lost partitions to on_revoke:
+        # observed as on_revoke then, as the submission sees them.
+        names = SUBSCRIBE_PARAMETERS if call.get("on_lost") else SUBSCRIBE_PARAMETERS[:2]
+        for name in names:
+            call[name] = self._recorded(name, call.get(name))
+        emit("subscribe", client_id=self._lab_id, topics=list(topics))
+        return super().subscribe(topics, **call)
+
+    def _recorded(self, name: str, callback: Callable[..., Any] | None) -> Callable[..., Any]:
+        def record(consumer: Any, parts: Any) -> None:
+            moment = time.time()
+            seen, raised = run_callback(callback, consumer, parts)
+            emit("rebalance", time=moment, client_id=self._lab_id, callback=name,
+                 partitions=partitions(parts), user_callback=callback is not None,
+                 **({"printed": ""} | seen))
+            if raised is not None:
+                raise raised
+
+        return record
+
+    def poll(self, *args: Any, **kwargs: Any) -> Any:
+        message = super().poll(*args, **kwargs)
+        if message is not None:
+            self._report(message)
+        return message
+
+    def consume(self, *args: Any, **kwargs: Any) -> Any:
+        messages = super().consume(*args, **kwargs)
+        for message in messages:
+            self._report(message)
+        return messages
+
+    def _report(self, message: Any) -> None:
+        if message.error():
+            emit("polled", client_id=self._lab_id, error=str(message.error()),
+                 code=message.error().code())
+            return
+        self._lab_delivered += 1
+        emit("polled", client_id=self._lab_id, topic=message.topic(),
+             partition=message.partition(), offset=message.offset(),
+             key=text(message.key()), delivered=self._lab_delivered)
+
+    def commit(self, *args: Any, **kwargs: Any) -> Any:
+        message = kwargs.get("message", args[0] if args and not isinstance(args[0], list)
+                             else None)
+        offsets = kwargs.get("offsets", args[0] if args and isinstance(args[0], list)
+                             else None)
+        try:
+            result = super().commit(*args, **kwargs)
+        except Exception as error:
+            emit("commit", client_id=self._lab_id, error=str(error),
+                 delivered=self._lab_delivered)
+            raise
+        emit("commit", client_id=self._lab_id, delivered=self._lab_delivered,
+             asynchronous=kwargs.get("asynchronous", True),
+             message=[message.topic(), message.partition(), message.offset()]
+             if message is not None else None,
+             offsets=partitions(offsets) if offsets else None,
+             committed=partitions(result) if isinstance(result, list) else None)
+        return result
+
+    def close(self, *args: Any, **kwargs: Any) -> Any:
+        emit("close", client_id=self._lab_id, delivered=self._lab_delivered)
+        return super().close(*args, **kwargs)
 
 
-def dressed(observed: type, base: type) -> type:
-    """``observed`` under its base's names, so that reprs and error messages read as the
-    uninstrumented client's."""
-    observed.__name__, observed.__qualname__ = base.__name__, base.__qualname__
-    observed.__module__ = base.__module__
-    observed.__doc__ = base.__doc__
-    return observed
+class ObservedAdmin(_Client):
+    """``_AdminClientImpl``, under every admin client: redirected; reports its
+    configuration."""
+
+    _lab_id: int
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lab_id, config = redirected("admin", args, kwargs)
+        super().__init__(config)
+
+
+def observed(mixin: type, base: type) -> type:
+    """``base`` observed by ``mixin``, under ``base``'s names, so that reprs and error
+    messages read as the uninstrumented client's."""
+    return type(base.__name__, (mixin, base), {"__qualname__": base.__qualname__,
+                                               "__module__": base.__module__,
+                                               "__doc__": base.__doc__})
 
 
 def instrument(cimpl: ModuleType) -> None:
     """Replace the three client classes every public client derives from."""
-    cimpl.Producer = observed_producer(cimpl.Producer)  # type: ignore[attr-defined]
-    cimpl.Consumer = observed_consumer(cimpl.Consumer)  # type: ignore[attr-defined]
-    cimpl._AdminClientImpl = observed_admin(cimpl._AdminClientImpl)  # type: ignore[attr-defined]
+    cimpl.Producer = observed(ObservedProducer, cimpl.Producer)  # type: ignore[attr-defined]
+    cimpl.Consumer = observed(ObservedConsumer, cimpl.Consumer)  # type: ignore[attr-defined]
+    cimpl._AdminClientImpl = observed(ObservedAdmin,  # type: ignore[attr-defined]
+                                      cimpl._AdminClientImpl)
 
 
 class InstrumentOnImport(importlib.abc.MetaPathFinder):

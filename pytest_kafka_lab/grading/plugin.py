@@ -16,7 +16,6 @@ import ast
 import functools
 import json
 import os
-import re
 from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker, broker_for
-from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.config import LabConfig, positive_number
 from pytest_kafka_lab.distribution import resolve_distribution
 from pytest_kafka_lab.grading import confinement
 from pytest_kafka_lab.grading.course import EXERCISE_FILES, course_dir, reset_course
@@ -44,19 +43,15 @@ from pytest_kafka_lab.grading.report import (
     read_points,
     unknown_points,
 )
-from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.grading.sandbox import Sandbox
+from pytest_kafka_lab.grading.verdicts import SubmissionError
 from pytest_kafka_lab.progress import status
 
 GRADE = pytest.StashKey[Grade]()
-SYNTAX_ERROR = re.compile(r"^(SyntaxError|IndentationError|TabError)\b", re.MULTILINE)
+DEFAULT_TIMEOUT = 60.0  # seconds, for one run of a submission
 # The check's record, JSON-encoded: carried by the teardown report (from an xdist worker
 # to the controller), where the GradeRecorder takes it before --junitxml writes properties.
 CHECK_PROPERTY = "kafka_lab_check"
-
-
-class SubmissionError(Exception):
-    """The submission could not run at all (syntax error, crash on import, no such
-    function or not one the course can call), or reached outside its folder."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,6 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "exercise(id, title): a check of that course exercise")
     config.addinivalue_line("markers", "course_names: uses the course's fixed topic and group "
                             "names (on lab_broker, which is a worker's own under xdist)")
+    run_timeout(config)  # a bad value is a usage error before anything runs
     config.stash[GRADE] = Grade(str(submission_folder(config)))
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GradeRecorder(config, course_points(config)),
@@ -90,6 +86,16 @@ def pytest_configure(config: pytest.Config) -> None:
 def option(config: pytest.Config, name: str) -> str | None:
     value = config.getoption(f"lab_{name}") or config.getini(f"lab_{name}")
     return str(value) if value else None
+
+
+def run_timeout(config: pytest.Config) -> float:
+    """Seconds one run of a submission may take: ``--lab-timeout`` (or ini ``lab_timeout``),
+    DEFAULT_TIMEOUT when neither is set; anything but a positive number is a usage error."""
+    text = option(config, "timeout")
+    if text is None:
+        return DEFAULT_TIMEOUT
+    return positive_number(text, "--lab-timeout" if config.getoption("lab_timeout")
+                           else "lab_timeout (ini)")
 
 
 def course_points(config: pytest.Config) -> Points:
@@ -359,7 +365,7 @@ def lab_submission(pytestconfig: pytest.Config) -> Path:
 @pytest.fixture(scope="session")
 def lab_timeout(pytestconfig: pytest.Config) -> float:
     """Seconds one run of a submission may take before it is stopped."""
-    return float(option(pytestconfig, "timeout") or 60)
+    return run_timeout(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -404,47 +410,3 @@ def lab_sandbox(lab_broker: KafkaBroker, kafka_lab_config: LabConfig) -> Iterato
 def lab_course(lab_admin: AdminClient) -> Callable[[dict[str, int]], None]:
     """``lab_course({"orders": 4})``: the course's topics and groups reset, these created."""
     return lambda topics: reset_course(lab_admin, topics)
-
-
-def require_exercise(submission: Path, exercise: str) -> None:
-    """Skip as *missing* when the submission lacks the exercise's files."""
-    absent = [name for name in EXERCISE_FILES[exercise] if not (submission / name).is_file()]
-    if absent:
-        pytest.skip(f"{MISSING} {', '.join(absent)} not in {submission}")
-
-
-def require_ran(run: Run) -> Run:
-    """Raise ``SubmissionError`` when the submission could not even start its work, or
-    tried to reach outside its folder (which the kernel refused)."""
-    problem = outside_access(run) or unfit_function(run)
-    if problem:
-        raise SubmissionError(problem)
-    failed = run.of("import-failed")
-    if failed:
-        raise SubmissionError(f"the submission could not be imported: {failed[0]['error']}")
-    if run.exit_code not in (0, None) and SYNTAX_ERROR.search(run.stderr):
-        raise SubmissionError(f"the submission has a syntax error:\n{run.stderr[-800:]}")
-    return run
-
-
-def outside_access(run: Run) -> str | None:
-    attempts = run.of("outside-access")
-    if not attempts:
-        return None
-    first = attempts[0]
-    through = f" (through {first['program']})" if first.get("program") else ""
-    others = f" and {len(attempts) - 1} other path(s)" if len(attempts) > 1 else ""
-    return (f"the submission tried to {first['mode']} {first['path']}{through}{others}, "
-            "outside its folder; submissions may only use their own files")
-
-
-def unfit_function(run: Run) -> str | None:
-    for event in run.of("missing-function"):
-        defined = ", ".join(f"{name}()" for name in event.get("defined", [])) or "none"
-        return (f"{event['file']} has no function {event['function']}(); the course asks "
-                f"for one there, which the grader calls as {event['expected']} "
-                f"(functions it has: {defined})")
-    for event in run.of("wrong-signature"):
-        return (f"{event['file']} defines {event['actual']}, but the course calls it as "
-                f"{event['expected']} ({event['reason']})")
-    return None

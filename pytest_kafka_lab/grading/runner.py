@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_kafka_lab.grading.events import emit
+from pytest_kafka_lab.events import emit
 
 
 def load(path: Path) -> Any:

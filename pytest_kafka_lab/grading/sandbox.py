@@ -14,25 +14,22 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pytest_kafka_lab.distribution import Distribution
+from pytest_kafka_lab.events import Event, events_of
 from pytest_kafka_lab.grading import confinement
 from pytest_kafka_lab.grading.boundary import Boundary
 from pytest_kafka_lab.grading.docker_shim import CLASSPATH_VARIABLE, JAVA_VARIABLE
-from pytest_kafka_lab.grading.events import BOOTSTRAP_VARIABLE, EVENTS_VARIABLE, read_events
-from pytest_kafka_lab.processes import die_with_parent, kill_group
-from pytest_kafka_lab.waiting import wait_for
+from pytest_kafka_lab.grading.instrument import BOOTSTRAP_VARIABLE
+from pytest_kafka_lab.processes import ReportingProcess, die_with_parent, kill_group
 
 SHIM = Path(__file__).parent / "shim"
 RUN_MARKER = "KAFKA_LAB_RUN"
 OUTPUT_LIMIT = 256 * 1024  # a submission that floods its output is read this far
-
-
-Event = dict[str, Any]
 
 
 @dataclass
@@ -50,8 +47,7 @@ class Run:
 
     def of(self, kind: str, **match: Any) -> list[Event]:
         """The events of ``kind`` whose fields equal ``match``."""
-        return [event for event in self.events if event["kind"] == kind
-                and all(event.get(name) == value for name, value in match.items())]
+        return events_of(self.events, kind, **match)
 
     def client_configs(self, client: str) -> list[dict[str, Any]]:
         """The configurations the submission gave its clients of kind ``client``."""
@@ -69,35 +65,18 @@ class Run:
         return f"the submission {ending}{detail}" + (f" ({tail[0]})" if tail and not detail else "")
 
 
-@dataclass
-class SubmissionProcess:
-    """A submission running now; ``events`` is re-read on every look."""
+class SubmissionProcess(ReportingProcess):
+    """A submission running now, in ``workdir`` (its events, stdout and stderr there);
+    ``marker`` is its run's ``KAFKA_LAB_RUN``, which everything it starts carries."""
 
-    process: subprocess.Popen[bytes]
-    workdir: Path
-    marker: str
-    started: float = field(default_factory=time.monotonic)
-    interrupted: bool = False
-    confined: bool = False
-
-    @property
-    def events(self) -> list[Event]:
-        return read_events(self.workdir / "events.jsonl")
-
-    def wait_for_event(self, check: Callable[[list[Event]], Any], timeout: float,
-                       awaited: str) -> Any:
-        """Wait until ``check(events)`` is truthy; fail early if the process ended."""
-
-        def satisfied() -> Any:
-            events = self.events
-            result = check(events)
-            if not result and self.process.poll() is not None:
-                raise AssertionError(
-                    f"the submission exited (code {self.process.returncode}) before {awaited}")
-            return result
-
-        return wait_for(satisfied, timeout, awaited,
-                        lambda: f"{len(self.events)} events, last: {self.events[-1:]}")
+    def __init__(self, argv: Sequence[str], workdir: Path, marker: str, *, cwd: Path,
+                 env: Mapping[str, str], preexec_fn: Callable[[], None],
+                 confined: bool) -> None:
+        super().__init__(argv, "the submission", workdir=workdir, cwd=cwd, env=env,
+                         preexec_fn=preexec_fn)
+        self.marker = marker
+        self.interrupted = False
+        self.confined = confined  # the kernel keeps it inside its boundary (Landlock)
 
     def interrupt(self) -> None:
         """Ctrl-C, as a terminal sends it: SIGINT to the whole process group."""
@@ -180,7 +159,6 @@ class Sandbox:
             "PYTHONPATH": str(SHIM),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
-            EVENTS_VARIABLE: str(workdir / "events.jsonl"),
             BOOTSTRAP_VARIABLE: self.bootstrap,
             JAVA_VARIABLE: str(self.distribution.java),
             CLASSPATH_VARIABLE: self.distribution.classpath,
@@ -202,7 +180,6 @@ class Sandbox:
         workdir = self.root / f"run-{self.runs}"
         shutil.copytree(submission, workdir / "submission",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        (workdir / "events.jsonl").touch()
         marker = uuid.uuid4().hex
         boundary = self.boundary(workdir, readable)
         environment = {**self.environment(workdir, marker), **boundary.environment()}
@@ -215,16 +192,12 @@ class Sandbox:
                 confinement.enter(ruleset)
 
         try:
-            with (workdir / "stdout.txt").open("wb") as out, \
-                    (workdir / "stderr.txt").open("wb") as err:
-                process = subprocess.Popen(
-                    command, cwd=workdir / "submission", env=environment,
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, preexec_fn=confine,
-                )
+            return SubmissionProcess(command, workdir, marker, cwd=workdir / "submission",
+                                     env=environment, preexec_fn=confine,
+                                     confined=ruleset is not None)
         finally:
             if ruleset is not None:
                 os.close(ruleset)
-        return SubmissionProcess(process, workdir, marker, confined=ruleset is not None)
 
     def start_script(self, submission: Path, filename: str, *args: str) -> SubmissionProcess:
         """``python FILE``, as a student runs it."""

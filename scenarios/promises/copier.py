@@ -7,9 +7,9 @@ SPEC (JSON): ``config`` (the client settings), ``input``, ``output``, ``group``,
 transaction, once written, is held open until the copier is killed) and ``abort_at`` N
 (the Nth is aborted, and the input rewound to the last commit, as a copier must).
 
-Reports on stdout, one JSON object a line: ``ready``, ``holding``, ``aborted`` and
-``committed`` (with the input offsets the transaction committed). SIGINT stops it between
-transactions.
+Reports events (``pytest_kafka_lab.events.emit``): ``ready``, ``holding``, ``aborted``
+and ``committed`` (with the input offsets the transaction committed). SIGINT stops it
+between transactions.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
 from typing import Any
 
 from confluent_kafka import (
@@ -29,11 +28,9 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from pytest_kafka_lab.events import emit
+
 stopping = False
-
-
-def emit(event: str, **fields: Any) -> None:
-    print(json.dumps({"event": event, "time": time.time(), **fields}), flush=True)
 
 
 def transform(value: bytes) -> bytes:

@@ -27,7 +27,7 @@ PARTITIONS = 6
 def commits_going_backwards(members: list[Member]) -> list[str]:
     """Commits, in time order across members, that moved a partition's offset back."""
     commits = sorted((event["time"], tuple(offset)) for member in members
-                     for event in member.events if event["event"] == "committed"
+                     for event in member.of("committed")
                      for offset in event["offsets"])
     highest: dict[int, int] = {}
     backwards = []

@@ -115,9 +115,8 @@ def copied_once(source: list[bytes], output: Counter[bytes]) -> list[str]:
 def held_then_killed(job: Copy) -> dict[str, Any]:
     """Kill the copier with its third transaction open; a successor finishes the copy."""
     crashed = job.start(hold_at=3)
-    holding = crashed.wait_for_event(lambda events: [e for e in events
-                                                     if e["event"] == "holding"],
-                                     60, "the third transaction to be written and held open")
+    holding = crashed.wait_for_event(lambda _: crashed.of("holding"), 60,
+                                     "the third transaction to be written and held open")
     crashed.kill()
     job.wait_until_all_committed(job.start())
     return dict(holding[0])
@@ -198,7 +197,7 @@ def committing_again(job: Copy, copier: ReportingProcess, awaited: str) -> Repor
 def three_more_commits(copier: ReportingProcess, awaited: str) -> None:
     before = len(copier.of("committed"))
     copier.wait_for_event(
-        lambda events: sum(event["event"] == "committed" for event in events) >= before + 3,
+        lambda events: sum(event["kind"] == "committed" for event in events) >= before + 3,
         HUNG_AFTER, awaited)
 
 

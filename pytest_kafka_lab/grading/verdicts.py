@@ -1,0 +1,71 @@
+"""What the course's checks conclude before they judge the work itself: an exercise whose
+files are absent is *missing*, and a submission that could not run as asked is an *error*
+(``SubmissionError``), not a failure. Used by the scenarios and by the grading plugin,
+which turns these into a check's status.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pytest_kafka_lab.grading.course import EXERCISE_FILES
+from pytest_kafka_lab.grading.report import MISSING
+from pytest_kafka_lab.grading.sandbox import Run
+
+SYNTAX_ERROR = re.compile(r"^(SyntaxError|IndentationError|TabError)\b", re.MULTILINE)
+
+
+class SubmissionError(Exception):
+    """The submission could not run at all (syntax error, crash on import, no such
+    function or not one the course can call), or reached outside its folder."""
+
+
+def require_exercise(submission: Path, exercise: str) -> None:
+    """Skip as *missing* when the submission lacks the exercise's files."""
+    absent = [name for name in EXERCISE_FILES[exercise] if not (submission / name).is_file()]
+    if absent:
+        pytest.skip(f"{MISSING} {', '.join(absent)} not in {submission}")
+
+
+def require_ran(run: Run) -> Run:
+    """Raise ``SubmissionError`` when the submission could not even start its work, or
+    tried to reach outside its folder (which the kernel refused)."""
+    problem = outside_access(run) or unfit_function(run)
+    if problem:
+        raise SubmissionError(problem)
+    failed = run.of("import-failed")
+    if failed:
+        raise SubmissionError(f"the submission could not be imported: {failed[0]['error']}")
+    if run.exit_code not in (0, None) and SYNTAX_ERROR.search(run.stderr):
+        raise SubmissionError(f"the submission has a syntax error:\n{run.stderr[-800:]}")
+    return run
+
+
+def outside_access(run: Run) -> str | None:
+    """What the submission tried outside its folder (the first attempt, and how many
+    more), or None."""
+    attempts = run.of("outside-access")
+    if not attempts:
+        return None
+    first = attempts[0]
+    through = f" (through {first['program']})" if first.get("program") else ""
+    others = f" and {len(attempts) - 1} other path(s)" if len(attempts) > 1 else ""
+    return (f"the submission tried to {first['mode']} {first['path']}{through}{others}, "
+            "outside its folder; submissions may only use their own files")
+
+
+def unfit_function(run: Run) -> str | None:
+    """Why the function the course calls is absent or cannot take the course's call, or
+    None."""
+    for event in run.of("missing-function"):
+        defined = ", ".join(f"{name}()" for name in event.get("defined", [])) or "none"
+        return (f"{event['file']} has no function {event['function']}(); the course asks "
+                f"for one there, which the grader calls as {event['expected']} "
+                f"(functions it has: {defined})")
+    for event in run.of("wrong-signature"):
+        return (f"{event['file']} defines {event['actual']}, but the course calls it as "
+                f"{event['expected']} ({event['reason']})")
+    return None
