@@ -1,0 +1,87 @@
+"""The import rules of ``docs/ARCHITECTURE.md``, read from the source: who may import whom."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+PACKAGE = ROOT / "pytest_kafka_lab"
+PLUGINS = {"pytest_kafka_lab.plugin", "pytest_kafka_lab.grading.plugin"}
+BACKENDS = {f"pytest_kafka_lab.backends.{name}"
+            for name in ("local", "cluster", "container", "external", "xdist_shared")}
+# Code that runs inside a student's process: it must load fast and touch nothing of the
+# grader's.
+IN_SUBMISSION = {"grading/instrument.py", "grading/runner.py", "grading/boundary.py",
+                 "grading/docker_shim.py", "grading/shim/sitecustomize.py"}
+IN_SUBMISSION_MAY_IMPORT = {
+    "pytest_kafka_lab.events", "pytest_kafka_lab.distribution", "pytest_kafka_lab.tools",
+    *(f"pytest_kafka_lab.{path.removesuffix('.py').replace('/', '.')}"
+      for path in IN_SUBMISSION)}
+
+
+def imports_of(module: Path) -> set[str]:
+    """Every ``pytest_kafka_lab`` module that ``module`` imports, at any depth of its code
+    (``from pytest_kafka_lab.x import y`` counts as ``pytest_kafka_lab.x``)."""
+    found = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.split(".")[0] == "pytest_kafka_lab"}
+
+
+def sources(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.py"))
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(PACKAGE))
+
+
+@pytest.mark.parametrize("folder", ["pytest_kafka_lab", "scenarios", "benchmarks"])
+def test_nothing_imports_a_plugin_module(folder: str) -> None:
+    offenders = {str(path.relative_to(ROOT)): imports_of(path) & PLUGINS
+                 for path in sources(ROOT / folder)}
+    assert not {path: names for path, names in offenders.items() if names}
+
+
+def test_no_backend_imports_another() -> None:
+    offenders = {}
+    for path in sources(PACKAGE / "backends"):
+        if path.name == "__init__.py":  # broker_for chooses among them
+            continue
+        own = f"pytest_kafka_lab.backends.{path.stem}"
+        others = (imports_of(path) & BACKENDS) - {own}
+        if others:
+            offenders[path.name] = others
+    assert not offenders
+
+
+def test_the_plugin_never_imports_the_grader() -> None:
+    offenders = {relative(path): {name for name in imports_of(path)
+                                  if name.startswith("pytest_kafka_lab.grading")}
+                 for path in sources(PACKAGE) if "grading" not in path.parts
+                 and path.name != "cli.py"}  # kafka-lab's command line offers `grade`
+    assert not {path: names for path, names in offenders.items() if names}
+
+
+def test_code_run_inside_a_submission_imports_only_what_it_may() -> None:
+    offenders = {path: imports_of(PACKAGE / path) - IN_SUBMISSION_MAY_IMPORT
+                 for path in IN_SUBMISSION}
+    assert not {path: names for path, names in offenders.items() if names}
+
+
+@pytest.mark.parametrize("module", ["grading/report.py", "events.py"])
+def test_leaf_modules_import_nothing_of_the_package(module: str) -> None:
+    assert imports_of(PACKAGE / module) == set()
+
+
+def test_the_rules_can_see_an_import(tmp_path: Path) -> None:
+    module = tmp_path / "sample.py"
+    module.write_text("import json\nfrom pytest_kafka_lab.plugin import x\n"
+                      "def f():\n    import pytest_kafka_lab.backends.local\n")
+    assert imports_of(module) == {"pytest_kafka_lab.plugin", "pytest_kafka_lab.backends.local"}
