@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading import confinement
 from pytest_kafka_lab.grading.sandbox import OUTPUT_LIMIT, Sandbox
-from pytest_kafka_lab.grading.verdicts import SubmissionError, require_ran
+from pytest_kafka_lab.grading.verdicts import SubmissionError, last_traceback, require_ran
 from pytest_kafka_lab.readers import read_topic
 from pytest_kafka_lab.topics import partitions_with_leaders
 from pytest_kafka_lab.waiting import wait_for
@@ -384,3 +384,22 @@ def test_without_landlock_runs_go_unconfined_and_say_so(
     assert "python read: ANSWER = 42" in run.stdout  # nothing refused it
     with pytest.raises(SubmissionError, match="tried to read"):  # the watch still tells
         require_ran(run)
+
+
+def test_a_syntax_error_is_quoted_from_its_traceback_however_long_the_paths() -> None:
+    # CI's scratch paths are long: a fixed tail of stderr once cut the traceback's head.
+    scratch = "/check/work/main/.tox/tests/tmp/pytest-of-root/pytest-581/" + "deep/" * 60
+    frames = "".join(f'  File "{scratch}frame{n}.py", line {n}, in f{n}\n    f{n + 1}()\n'
+                     for n in range(8))
+    stderr = ("%3|1.000|FAIL|rdkafka#producer-1| localhost:9092: Disconnected\n"
+              f"Traceback (most recent call last):\n{frames}"
+              '  File "orders_report.py", line 1\n    total = (\n            ^\n'
+              "SyntaxError: '(' was never closed\n")
+    assert len(stderr) > 2000  # far beyond the 800 characters once quoted
+    quoted = last_traceback(stderr)
+    assert quoted.startswith("Traceback (most recent call last):\n"), quoted[:200]
+    assert quoted.endswith("SyntaxError: '(' was never closed\n")
+    assert "rdkafka" not in quoted
+    # A syntax error in the script itself has no traceback: its tail is quoted.
+    plain = '  File "exercise_producer.py", line 3\n    x = (\n    ^\nSyntaxError: x\n'
+    assert last_traceback("noise\n" * 500 + plain).endswith(plain)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
-from pytest_kafka_lab.grading.report import MISSING
+from pytest_kafka_lab.grading.report import MISSING, TRACEBACK
 from pytest_kafka_lab.grading.sandbox import Run
 
 SYNTAX_ERROR = re.compile(r"^(SyntaxError|IndentationError|TabError)\b", re.MULTILINE)
@@ -40,8 +40,17 @@ def require_ran(run: Run) -> Run:
     if failed:
         raise SubmissionError(f"the submission could not be imported: {failed[0]['error']}")
     if run.exit_code not in (0, None) and SYNTAX_ERROR.search(run.stderr):
-        raise SubmissionError(f"the submission has a syntax error:\n{run.stderr[-800:]}")
+        raise SubmissionError(f"the submission has a syntax error:\n{last_traceback(run.stderr)}")
     return run
+
+
+def last_traceback(stderr: str, longest: int = 4000) -> str:
+    """The last traceback in ``stderr``, whole: a fixed tail would cut its first lines
+    when the scratch copy's paths are long. Without a traceback (a syntax error in the
+    script itself), the tail."""
+    start = stderr.rfind(TRACEBACK)
+    quoted = stderr[start:] if start >= 0 else stderr[-800:]
+    return quoted[-longest:]
 
 
 def outside_access(run: Run) -> str | None:
