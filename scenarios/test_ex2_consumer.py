@@ -89,7 +89,7 @@ def any_broker_error(events: list[Event]) -> bool:
 def ex2(lab: ExerciseLab) -> Evidence:
     orders = produce_orders(lab.broker, range(1, COUNT + 1))
     process = lab.sandbox.start_call(lab.submission, FILE, wrap=OBSERVE)
-    stalled = await_work(process, TOPIC, quiet_after(polled, COUNT), lab.timeout,
+    stalled = await_work(process, TOPIC, quiet_after(polled, COUNT, orders, TOPIC), lab.timeout,
                          f"the consumer to receive all {COUNT} orders and go quiet")
     interrupted_at = stop(process)
     run = require_ran(process.finish(STOP_TIMEOUT))
@@ -106,7 +106,7 @@ def ex2(lab: ExerciseLab) -> Evidence:
             create_if_absent(lab.admin, TOPIC, 4)
             later = produce_orders(lab.broker, LATER)
             error_stalled = error_stalled or await_quietly(
-                process, quiet_after(polled, len(LATER)), lab.timeout,
+                process, quiet_after(polled, len(LATER), later, TOPIC), lab.timeout,
                 f"the consumer to receive the {len(LATER)} orders produced after the error")
         stop(process)
         error_run = process.finish(STOP_TIMEOUT)

@@ -18,17 +18,18 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer
 
-from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.grading.evidence import listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.sandbox import Run
 from pytest_kafka_lab.grading.verdicts import require_ran
-from pytest_kafka_lab.readers import end_offsets
+from pytest_kafka_lab.readers import fresh_consumer, high_watermark, partitions_of
 from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
 pytestmark = pytest.mark.exercise("ex6", "producer benchmark")
@@ -87,14 +88,22 @@ class Measurement:
 
 
 @pytest.fixture(scope="module")
-def ex6(lab: ExerciseLab) -> list[Measurement]:
+def ex6_reader(lab: ExerciseLab) -> Iterator[Consumer]:
+    """The grader's reader of ``benchmark-topic``'s end offsets, for the whole exercise:
+    it asks the broker afresh each time, and connects once."""
+    with fresh_consumer(lab.broker) as consumer:
+        yield consumer
+
+
+@pytest.fixture(scope="module")
+def ex6(lab: ExerciseLab, ex6_reader: Consumer) -> list[Measurement]:
     measurements = []
     for config, num_messages, message_size in CALLS:
-        before = stored(lab.broker)
+        before = stored(ex6_reader)
         run = require_ran(lab.sandbox.start_call(
             lab.submission, FILE, call="benchmark_producer",
             args=[config, num_messages, message_size]).finish(lab.timeout))
-        received = received_since(lab.broker, before, len(successful_deliveries(run)))
+        received = received_since(ex6_reader, before, len(successful_deliveries(run)))
         measurements.append(Measurement(config, num_messages, message_size, run, received))
     return measurements
 
@@ -126,26 +135,28 @@ class MainRun:
 
 
 @pytest.fixture(scope="module")
-def ex6_main(ex6: list[Measurement], lab: ExerciseLab) -> MainRun:
-    before = stored(lab.broker)
+def ex6_main(ex6: list[Measurement], lab: ExerciseLab, ex6_reader: Consumer) -> MainRun:
+    before = stored(ex6_reader)
     run = require_ran(lab.sandbox.start_call(lab.submission, FILE, call="main")
                       .finish(lab.timeout))
-    return MainRun(run, received_since(lab.broker, before, len(successful_deliveries(run))))
+    return MainRun(run, received_since(ex6_reader, before, len(successful_deliveries(run))))
 
 
-def stored(broker: KafkaBroker) -> int:
-    """How many records ``benchmark-topic`` has taken so far (its end offsets' sum)."""
-    return sum(end_offsets(broker, TOPIC).values())
+def stored(reader: Consumer) -> int:
+    """How many records ``benchmark-topic`` has taken so far (its end offsets' sum), as the
+    broker answers now."""
+    return sum(high_watermark(reader, TOPIC, partition)
+               for partition in partitions_of(reader, TOPIC))
 
 
-def received_since(broker: KafkaBroker, before: int, reported: int) -> int:
+def received_since(reader: Consumer, before: int, reported: int) -> int:
     """How many records the topic took since it held ``before``, once it holds what
     ``reported`` deliveries promise, or when ``BROKER_CATCH_UP`` seconds have passed: an
     acks=0 delivery is reported when it is sent, the broker appends it a moment later."""
-    grown = [stored(broker) - before]
+    grown = [stored(reader) - before]
 
     def caught_up() -> bool:
-        grown.append(stored(broker) - before)
+        grown.append(stored(reader) - before)
         return grown[-1] >= reported
 
     if grown[0] < reported:

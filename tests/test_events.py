@@ -55,3 +55,10 @@ def test_a_line_being_written_waits_and_garbage_is_no_event(tmp_path: Path) -> N
     with log.path.open("ab") as out:
         out.write(b': 2}\n')
     assert log.events() == [{"kind": "one"}, {"kind": "two", "n": 2}]
+    # Two values on one line are no JSON line, whole lines around them still are.
+    with log.path.open("ab") as out:
+        out.write(b'{"kind": "three"}\n{"kind": "x"}, {"kind": "y"}\n{"kind": "four"}\n')
+    assert [event["kind"] for event in log.events()] == ["one", "two", "three", "four"]
+    with log.path.open("ab") as out:
+        out.write(b'\n{"kind": "five"}\n')
+    assert [event["kind"] for event in log.events()][-1:] == ["five"]

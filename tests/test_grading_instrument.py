@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.grading.sandbox import CONSUMER_TEST_SETTINGS, Run, Sandbox
 from pytest_kafka_lab.grading.verdicts import require_ran
 from pytest_kafka_lab.readers import read_topic
 from pytest_kafka_lab.topics import create_topic, delete_topics
@@ -184,5 +184,74 @@ def test_callbacks_are_observed_with_what_they_print_and_behave_as_written(
         again = run_script(lab_sandbox, tmp_path / "again", "import random\n"
                            "print('random', random.random())\n", topic)
         assert run.stdout.splitlines()[0] == again.stdout.splitlines()[0]
+    finally:
+        delete_topics(kafka_admin, [topic])
+
+
+def test_consumers_get_the_test_settings_they_leave_unset_and_no_other(
+    lab_sandbox: Sandbox, kafka_unique_name: Callable[[], str], tmp_path: Path,
+) -> None:
+    """The lab's heartbeat interval and metadata refresh go to a consumer that leaves them
+    unset, apart from the configuration reported as written; one set by the submission
+    stays its own, and the consumer protocol (which refuses a client's heartbeat
+    interval) gets none."""
+    run = run_script(lab_sandbox, tmp_path, """
+        from confluent_kafka import Consumer
+        made = [
+            Consumer({"bootstrap.servers": "localhost:9092", "group.id": TOPIC}),
+            Consumer({"bootstrap.servers": "localhost:9092", "group.id": TOPIC,
+                      "heartbeat.interval.ms": 2000}),
+            Consumer({"bootstrap.servers": "localhost:9092", "group.id": TOPIC + "-new",
+                      "group.protocol": "consumer"}),
+        ]
+        for consumer in made:
+            consumer.close()
+        print("made", len(made))
+    """, kafka_unique_name())
+    assert run.exit_code == 0, run.stderr
+    assert "made 3" in run.stdout
+    plain, own, modern = run.of("client", client="consumer")
+    assert plain["config"] == {"bootstrap.servers": "localhost:9092",
+                               "group.id": plain["config"]["group.id"]}  # as written
+    assert plain["harness_defaults"] == CONSUMER_TEST_SETTINGS
+    refresh = {"topic.metadata.refresh.interval.ms":
+               CONSUMER_TEST_SETTINGS["topic.metadata.refresh.interval.ms"]}
+    assert own["config"]["heartbeat.interval.ms"] == 2000
+    assert own["harness_defaults"] == refresh
+    assert modern["harness_defaults"] == refresh
+
+
+def test_a_consumer_is_seen_waiting_again_once_after_each_message_it_was_handed(
+    lab_sandbox: Sandbox, kafka_admin: AdminClient, kafka_unique_name: Callable[[], str],
+    tmp_path: Path,
+) -> None:
+    topic = kafka_unique_name()
+    create_topic(kafka_admin, topic, 1)
+    run = run_script(lab_sandbox, tmp_path, """
+        from confluent_kafka import Consumer, Producer
+        producer = Producer({"bootstrap.servers": "localhost:9092"})
+        for number in range(3):
+            producer.produce(TOPIC, str(number).encode())
+        producer.flush(10)
+        consumer = Consumer({"bootstrap.servers": "localhost:9092", "group.id": TOPIC,
+                             "auto.offset.reset": "earliest"})
+        consumer.subscribe([TOPIC])
+        handed = 0
+        for _ in range(60):
+            message = consumer.poll(0.5)
+            handed += message is not None
+            if handed == 3:
+                break
+        consumer.poll(0.1)
+        consumer.poll(0.1)
+        consumer.close()
+        print("handed", handed)
+    """, topic)
+    try:
+        assert run.exit_code == 0, run.stderr
+        assert "handed 3" in run.stdout
+        kinds = [event["kind"] for event in run.events if event["kind"] in ("polled", "waiting")]
+        assert kinds == ["polled", "waiting"] * 3
+        assert [event["delivered"] for event in run.of("waiting")] == [1, 2, 3]
     finally:
         delete_topics(kafka_admin, [topic])

@@ -22,6 +22,9 @@ PRODUCTS = ("Laptop", "Phone", "Tablet", "Monitor", "Keyboard", "Mouse")
 # Events older than this with nothing new means the submission sits in poll(): a Ctrl-C
 # then lands between messages, never between processing a message and storing its offset.
 QUIET = 0.5
+# Seen waiting in poll() again with every message it was handed processed, it has nothing
+# in hand: this much calm then says as much (a late error or message would show by then).
+SETTLED = 0.1
 SUBSCRIBE_TIMEOUT = 15.0  # seconds for a consumer to exist and subscribe
 STOP_TIMEOUT = 10.0  # seconds from Ctrl-C (or the end of main()) to the end of the process
 
@@ -99,10 +102,34 @@ def polled(events: list[Event]) -> int:
     return sum(1 for event in events if event["kind"] == "polled" and "error" not in event)
 
 
-def quiet_after(count: Callable[[list[Event]], int], wanted: int) -> Callable[[list[Event]], bool]:
-    """A ``wait_for_event`` check: ``count(events) >= wanted`` and nothing new for QUIET s."""
-    return lambda events: (count(events) >= wanted
-                           and time.time() - events[-1]["time"] >= QUIET)
+def quiet_after(count: Callable[[list[Event]], int], wanted: int,
+                orders: dict[str, Placed] | None = None,
+                topic: str = "orders") -> Callable[[list[Event]], bool]:
+    """A ``wait_for_event`` check: ``count(events) >= wanted`` and nothing new for QUIET s;
+    or, sooner, nothing new for SETTLED s since the consumer went back to waiting in
+    ``poll()`` having processed (``process_order`` returned) every message it was handed,
+    each one of ``orders`` in ``topic``."""
+
+    def check(events: list[Event]) -> bool:
+        if count(events) < wanted:
+            return False
+        calm = time.time() - events[-1]["time"]
+        return calm >= QUIET or (calm >= SETTLED and orders is not None
+                                 and events[-1]["kind"] == "waiting"
+                                 and all_handled(events, orders, topic))
+
+    return check
+
+
+def all_handled(events: list[Event], orders: dict[str, Placed], topic: str) -> bool:
+    """Whether every message the submission was handed is one of ``orders`` in ``topic``
+    and was processed (its ``process_order`` call returned)."""
+    which: dict[tuple[Any, ...], str] = {(topic, *placed.position): order_id
+                                         for order_id, placed in orders.items()}
+    handed = [which.get((event.get("topic"), event.get("partition"), event.get("offset")))
+              for event in events if event["kind"] == "polled" and "error" not in event]
+    done = successes(events)
+    return all(order_id is not None and order_id in done for order_id in handed)
 
 
 def await_quietly(process: SubmissionProcess, check: Callable[[list[Event]], Any],

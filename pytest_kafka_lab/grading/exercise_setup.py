@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.course import reset_course
+from pytest_kafka_lab.grading.course import BrokerWarmUp, reset_course
 from pytest_kafka_lab.grading.sandbox import Sandbox
 from pytest_kafka_lab.grading.verdicts import require_exercise
 
@@ -46,16 +46,18 @@ def exercise_setup(exercise: str, topics: dict[str, int]) -> Callable[..., Any]:
     """A module-scoped fixture for the checks of ``exercise``: it skips them all as
     *missing* when the submission lacks the exercise's files, else resets the course's
     topics and groups on the lab broker, creates ``topics`` (``{name: partitions}``), and
-    returns an ``ExerciseLab``. Nothing to clean up: the next exercise resets again."""
+    returns an ``ExerciseLab`` once the broker is warm (``lab_warm_up``). Nothing to clean
+    up: the next exercise resets again."""
     wanted = dict(topics)
 
     @pytest.fixture(scope="module")
     def lab(
-        lab_submission: Path, lab_sandbox: Sandbox, lab_timeout: float,
-        lab_broker: KafkaBroker, lab_admin: AdminClient,
+        lab_submission: Path, lab_broker: KafkaBroker, lab_warm_up: BrokerWarmUp,
+        lab_sandbox: Sandbox, lab_timeout: float, lab_admin: AdminClient,
     ) -> ExerciseLab:
         require_exercise(lab_submission, exercise)
         reset_course(lab_admin, wanted)
+        lab_warm_up.wait()
         return ExerciseLab(exercise, lab_submission, lab_sandbox, lab_timeout, lab_broker,
                            lab_admin)
 

@@ -10,7 +10,9 @@ configuration of each client, what it produced, flushed, polled and committed, e
 delivery report and rebalance callback, and what the submission's own callbacks printed.
 Rebinding names in the package instead would break ``AdminClient.__init__``, which calls
 ``super(AdminClient, self)`` by its module-global name. Nothing in the submission's files
-is changed, and the clients behave as they would uninstrumented.
+is changed, and the clients behave as they would uninstrumented, only sooner: a consumer
+that leaves its heartbeat interval or metadata refresh unset gets the harness's
+(``consumer_defaults``), as the lab broker has settings made for tests.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import importlib.abc
 import importlib.machinery
 import itertools
+import json
 import os
 import random
 import sys
@@ -33,6 +36,9 @@ from pytest_kafka_lab.events import emit
 CIMPL = "confluent_kafka.cimpl"
 # The lab broker's address, which the harness puts in a graded run's environment.
 BOOTSTRAP_VARIABLE = "KAFKA_LAB_BOOTSTRAP"
+# Settings made for tests that a graded run's consumers get where the submission leaves
+# them unset (JSON): see ``consumer_defaults``.
+CONSUMER_DEFAULTS_VARIABLE = "KAFKA_LAB_CONSUMER_DEFAULTS"
 # Python's and the course's randomness made the same on every run (the course's ex5
 # template fails one call in five); verdicts never rest on it, but a re-run replays.
 SEED = 20261201
@@ -135,14 +141,49 @@ def run_callback(callback: Callable[..., Any] | None,
     return {"printed": "".join(printed)}, None
 
 
+def consumer_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """The harness's settings (``CONSUMER_DEFAULTS_VARIABLE``) that a consumer configured
+    as ``config`` takes: only those it leaves unset, and only those its group protocol
+    allows.
+
+    They change when a member hears of a change on the broker, never what it does: a
+    classic member hears of a rebalance only at its next heartbeat (every 3 s by default,
+    and a cooperative rebalance takes two rounds), and of a topic created after it
+    subscribed only at a metadata refresh (about 2 s). Its session timeout, and so how
+    long a member that vanished keeps its partitions, stays its own. The consumer
+    protocol refuses a client's heartbeat interval (the broker decides it, and the lab
+    broker's is short already)."""
+    try:
+        wanted = json.loads(os.environ.get(CONSUMER_DEFAULTS_VARIABLE) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(wanted, dict):
+        return {}
+    chosen = {name: value for name, value in wanted.items() if name not in config}
+    heartbeat = chosen.pop("heartbeat.interval.ms", None)
+    protocol = str(config.get("group.protocol", "classic")).strip().lower()
+    try:
+        session = int(config.get("session.timeout.ms", 45000))
+    except (TypeError, ValueError):
+        session = 0
+    # A heartbeat must come well within the member's own session timeout.
+    if heartbeat is not None and protocol == "classic" and heartbeat < session:
+        chosen["heartbeat.interval.ms"] = heartbeat
+    return chosen
+
+
 def redirected(kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[int, Any]:
-    """(client id, the configuration with the lab broker's address); the configuration is
-    reported as the submission gave it."""
+    """(client id, the configuration with the lab broker's address, and a consumer's
+    ``consumer_defaults``); the configuration is reported as the submission gave it, the
+    defaults apart from it."""
     config = dict(args[0]) if args and isinstance(args[0], dict) else {}
     config.update(kwargs)
     client_id = next(_client_ids)
     shown = {key: value for key, value in config.items() if not callable(value)}
-    emit("client", client=kind, client_id=client_id, config=shown)
+    defaults = consumer_defaults(config) if kind == "consumer" else {}
+    emit("client", client=kind, client_id=client_id, config=shown,
+         **({"harness_defaults": defaults} if defaults else {}))
+    config.update(defaults)
     lab = os.environ.get(BOOTSTRAP_VARIABLE)
     if lab:
         config["bootstrap.servers"] = lab
@@ -222,15 +263,19 @@ class ObservedProducer(_Client):
 
 class ObservedConsumer(_Client):
     """``Consumer``: redirected; reports its configuration, subscriptions, rebalance
-    callbacks (with what they printed), what it polled and committed, and its close."""
+    callbacks (with what they printed), what it polled and committed, its close, and
+    each time it waits in ``poll()`` or ``consume()`` again after it was handed a message
+    (``waiting``: whatever it did with that message is done)."""
 
     _lab_id: int
     _lab_delivered: int
+    _lab_handed: bool  # a message was handed over since the consumer last waited
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lab_id, config = redirected("consumer", args, kwargs)
         super().__init__(config)
         self._lab_delivered = 0
+        self._lab_handed = False
 
     def subscribe(self, topics: list[str], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -258,18 +303,26 @@ class ObservedConsumer(_Client):
         return record
 
     def poll(self, *args: Any, **kwargs: Any) -> Any:
+        self._waiting()
         message = super().poll(*args, **kwargs)
         if message is not None:
             self._report(message)
         return message
 
     def consume(self, *args: Any, **kwargs: Any) -> Any:
+        self._waiting()
         messages = super().consume(*args, **kwargs)
         for message in messages:
             self._report(message)
         return messages
 
+    def _waiting(self) -> None:
+        if self._lab_handed:  # once after each hand-over, however often it polls
+            self._lab_handed = False
+            emit("waiting", client_id=self._lab_id, delivered=self._lab_delivered)
+
     def _report(self, message: Any) -> None:
+        self._lab_handed = True
         if message.error():
             emit("polled", client_id=self._lab_id, error=str(message.error()),
                  code=message.error().code())

@@ -28,7 +28,12 @@ from pytest_kafka_lab.backends import KafkaBroker, broker_for
 from pytest_kafka_lab.config import LabConfig, positive_number
 from pytest_kafka_lab.distribution import resolve_distribution
 from pytest_kafka_lab.grading import confinement
-from pytest_kafka_lab.grading.course import EXERCISE_FILES, course_dir, reset_course
+from pytest_kafka_lab.grading.course import (
+    EXERCISE_FILES,
+    BrokerWarmUp,
+    course_dir,
+    reset_course,
+)
 from pytest_kafka_lab.grading.platforms import (
     gradescope_results,
     write_classroom,
@@ -46,6 +51,7 @@ from pytest_kafka_lab.grading.report import (
 from pytest_kafka_lab.grading.sandbox import Sandbox
 from pytest_kafka_lab.grading.verdicts import SubmissionError
 from pytest_kafka_lab.progress import status
+from pytest_kafka_lab.readers import client_config
 
 GRADE = pytest.StashKey[Grade]()
 DEFAULT_TIMEOUT = 60.0  # seconds, for one run of a submission
@@ -388,6 +394,14 @@ def lab_broker(request: pytest.FixtureRequest, kafka_lab_config: LabConfig
     single = kafka_lab_config.replace(brokers=1, reuse=False, port=0)
     with broker_for(single, functools.partial(status, request.config)) as broker:
         yield broker
+
+
+@pytest.fixture(scope="session")
+def lab_warm_up(lab_broker: KafkaBroker) -> BrokerWarmUp:
+    """``lab_broker`` warming up in the background (its group coordinator and producer
+    ids, which a fresh broker makes on first use): an exercise waits for it before the
+    submission runs, so that no submission pays for the broker's first use."""
+    return BrokerWarmUp(client_config(lab_broker))
 
 
 @pytest.fixture(scope="session")

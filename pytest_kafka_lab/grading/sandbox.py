@@ -24,12 +24,18 @@ from pytest_kafka_lab.events import Event, events_of
 from pytest_kafka_lab.grading import confinement
 from pytest_kafka_lab.grading.boundary import Boundary
 from pytest_kafka_lab.grading.docker_shim import CLASSPATH_VARIABLE, JAVA_VARIABLE
-from pytest_kafka_lab.grading.instrument import BOOTSTRAP_VARIABLE
+from pytest_kafka_lab.grading.instrument import BOOTSTRAP_VARIABLE, CONSUMER_DEFAULTS_VARIABLE
 from pytest_kafka_lab.processes import ReportingProcess, die_with_parent, kill_group
 
 SHIM = Path(__file__).parent / "shim"
 RUN_MARKER = "KAFKA_LAB_RUN"
 OUTPUT_LIMIT = 256 * 1024  # a submission that floods its output is read this far
+# What a graded run's consumers get where they leave it unset (see
+# ``instrument.consumer_defaults``): a member hears of a rebalance at its next heartbeat,
+# and librdkafka's default of 3 s made the rebalances of exercise 3 wait 9 s; it sees a
+# topic created after it subscribed at its next metadata refresh, 2 s in exercise 2.
+CONSUMER_TEST_SETTINGS = {"heartbeat.interval.ms": 500,
+                          "topic.metadata.refresh.interval.ms": 500}
 
 
 @dataclass
@@ -160,6 +166,7 @@ class Sandbox:
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             BOOTSTRAP_VARIABLE: self.bootstrap,
+            CONSUMER_DEFAULTS_VARIABLE: json.dumps(CONSUMER_TEST_SETTINGS),
             JAVA_VARIABLE: str(self.distribution.java),
             CLASSPATH_VARIABLE: self.distribution.classpath,
         }
