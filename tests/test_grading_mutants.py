@@ -20,12 +20,18 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
+from queue import Queue
 from typing import Any
 
 import pytest
 
+from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.backends.local import LocalBroker
+from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
 from pytest_kafka_lab.processes import die_with_parent
 from tests.mutants import Mutant
@@ -90,9 +96,9 @@ def mutated_submission(folder: Path, group: list[Mutant]) -> Path:
 
 
 def grade(submission: Path, report: Path, *args: str) -> dict[str, Any]:
-    """Grade ``submission`` with ``pytest scenarios/`` on a broker of the inner run's own,
-    so that gradings run side by side: the course's fixed topic names allow one grading
-    per broker at a time."""
+    """Grade ``submission`` with ``pytest scenarios/``, on the broker ``args`` name or on
+    one of the run's own: the course's fixed topic names allow one grading per broker at
+    a time."""
     finished = subprocess.run(
         [sys.executable, "-m", "pytest", str(ROOT / "scenarios"), "-p", "no:cacheprovider",
          "-q", "--lab-submission", str(submission), "--lab-report", str(report), *args],
@@ -124,8 +130,11 @@ def selected_jobs(session: pytest.Session) -> set[str]:
     return jobs
 
 
-def grade_job(job: str, tmp: pytest.TempPathFactory) -> dict[str, Any]:
-    """Grade what ``job`` names; ``...-n2`` grades the same under ``pytest -n 2``."""
+def grade_job(job: str, tmp: pytest.TempPathFactory, brokers: Queue[KafkaBroker]) -> dict[str, Any]:
+    """Grade what ``job`` names; ``...-n2`` grades the same under ``pytest -n 2``, on the
+    brokers its run starts. Any other job takes a broker of ``brokers`` for its run, as
+    ``kafka-lab grade`` does: every exercise starts by resetting the course's topics and
+    groups, so a grading finds nothing of the one before."""
     folder = tmp.mktemp(job)
     base, under_xdist = job.removesuffix(XDIST), job.endswith(XDIST)
     args = ["-n", "2"] if under_xdist else []
@@ -141,20 +150,38 @@ def grade_job(job: str, tmp: pytest.TempPathFactory) -> dict[str, Any]:
         args += ["--lab-timeout", "10"]
     else:
         submission = mutated_submission(folder / "submission", ROUNDS[int(base.split("-")[1])])
-    return grade(submission, folder / "grade.json", *args)
+    if under_xdist:
+        return grade(submission, folder / "grade.json", *args)
+    broker = brokers.get()
+    try:
+        return grade(submission, folder / "grade.json", *args,
+                     "--kafka-bootstrap", broker.bootstrap_servers)
+    finally:
+        brokers.put(broker)
 
 
 @pytest.fixture(scope="session")
 def grades(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, dict[str, Any]]:
-    """The grade of every selected job, graded ``PARALLEL`` at a time."""
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        # The slowest first, so that no lane is left with a long job at the end.
-        order = sorted(selected_jobs(request.session),
-                       key=lambda job: (job.startswith("round"), job))
-        jobs = {job: pool.submit(grade_job, job, tmp_path_factory) for job in order}
-        return {job: future.result() for job, future in jobs.items()}
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    kafka_lab_config: LabConfig,
+) -> Iterator[dict[str, dict[str, Any]]]:
+    """The grade of every selected job, graded ``PARALLEL`` at a time. Each lane grades
+    on a broker it keeps from job to job: a broker's start is a fifth of a grading's work
+    on two cores."""
+    jobs = selected_jobs(request.session)
+    # Made here once: threads asking for it first would each make one of their own.
+    tmp_path_factory.getbasetemp()
+    with ExitStack() as stack:
+        brokers: Queue[KafkaBroker] = Queue()
+        # Started here: a local broker dies with the thread that started it.
+        for _ in range(min(PARALLEL, len(jobs))):
+            brokers.put(stack.enter_context(LocalBroker(kafka_lab_config)))
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            # The slowest first, so that no lane is left with a long job at the end.
+            order = sorted(jobs, key=lambda job: (job.startswith("round"), job))
+            futures = {job: pool.submit(grade_job, job, tmp_path_factory, brokers)
+                       for job in order}
+            yield {job: future.result() for job, future in futures.items()}
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[mutant.id for mutant in MUTANTS])

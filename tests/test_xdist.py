@@ -49,3 +49,61 @@ def test_workers_share_one_broker_with_their_own_topics(
     except psutil.NoSuchProcess:
         gone = True
     assert gone, f"the broker JVM {pid} of the xdist run outlived it (controller {controller})"
+
+
+SHARING = '''
+import json, os, pathlib
+import pytest
+
+def record(name):
+    folder = pathlib.Path("records")
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(os.environ["PYTEST_XDIST_WORKER"])
+
+@pytest.fixture(scope="module")
+def expensive():
+    return object()
+
+@pytest.fixture
+def through_expensive(expensive):
+    return expensive
+
+@pytest.fixture
+def kafka_cluster():  # this module's own stand-in: the scheduler reads names, not brokers
+    return None
+
+@pytest.mark.parametrize("n", range(3))
+def test_shares_the_module_fixture(expensive, n):
+    record(f"module-{n}")
+
+@pytest.mark.parametrize("n", range(3))
+def test_shares_it_through_another_fixture(through_expensive, n):
+    record(f"module-indirect-{n}")
+
+@pytest.mark.parametrize("n", range(3))
+def test_on_the_cluster(kafka_cluster, n):
+    record(f"cluster-{n}")
+
+@pytest.mark.parametrize("n", range(12))
+def test_independent(n):
+    record(f"free-{n}")
+'''
+
+
+def test_tests_sharing_a_module_fixture_or_the_cluster_stay_on_one_worker(
+    lab_pytester: pytest.Pytester,
+) -> None:
+    """The grading plugin's scheduler: a module-scoped fixture runs once, and so does a
+    session-wide three-node cluster, rather than once on each worker; the rest spreads."""
+    lab_pytester.makepyfile(test_sharing=SHARING)
+    result = lab_pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
+                                               timeout=INNER_TIMEOUT)
+    result.assert_outcomes(passed=21)
+    workers = {path.name: path.read_text()
+               for path in (lab_pytester.path / "records").iterdir()}
+    module = {workers[name] for name in workers if name.startswith("module")}
+    assert len(module) == 1, f"the module fixture's tests ran on {module}"
+    cluster = {workers[name] for name in workers if name.startswith("cluster")}
+    assert len(cluster) == 1, f"the cluster's tests ran on {cluster}"
+    free = {workers[name] for name in workers if name.startswith("free")}
+    assert free == {"gw0", "gw1"}, f"the independent tests ran on {free} only"

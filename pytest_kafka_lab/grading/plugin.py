@@ -205,23 +205,98 @@ def grader_fault(error: BaseException | None, report: pytest.TestReport) -> str:
             "course staff")
 
 
+# The scope of every test that stands on the three-node cluster (see ``shared_scopes``).
+ONE_CLUSTER = "the three-node cluster"
+CLUSTER_FIXTURES = frozenset({"kafka_cluster", "kafka_faults"})
+
+
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's ``load``, but each module that uses the course's names stays on one
     worker: an exercise's checks share one run of the submission (a module fixture), which
     would otherwise be repeated on every worker that gets one of them, and tests of one
     module would reset each other's course topics on that worker's broker. (pytest-xdist's
-    own ``xdist_group`` cannot serve: under pytest 9 its worker no longer renames items.)"""
+    own ``xdist_group`` cannot serve: under pytest 9 its worker no longer renames items.)
+
+    Likewise the tests that share a module-scoped fixture of their module stay together,
+    so that it runs once; and the tests that stand on a three-node cluster stay on one
+    worker, so that a session-wide cluster is started once, not once per worker. Since
+    most of their time is a fault waited out, they are handed out first. A worker gets
+    more work only when it is down to its last test: a long test never holds up work that
+    an idle worker could do."""
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class ExercisesTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return path if declares_exercise(config.rootpath / path) else nodeid
+            path, _, test = nodeid.partition("::")
+            module = config.rootpath / path
+            if declares_exercise(module):
+                return path
+            shared = shared_scopes(module).get(test.split("[")[0])
+            if shared is None:
+                return nodeid
+            return shared if shared == ONE_CLUSTER else f"{path}::{shared}"
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if ONE_CLUSTER in self.workqueue:
+                self.workqueue.move_to_end(ONE_CLUSTER, last=False)
+            super()._assign_work_unit(node)
+
+        def _reschedule(self, node: Any) -> None:
+            # pytest-xdist tops a worker up while it has two tests left; a worker holds
+            # its last test until it knows the next one, so one is the least.
+            if node.shutting_down or not self.workqueue:
+                super()._reschedule(node)
+            elif self._pending_of(self.assigned_work[node]) <= 1:
+                self._assign_work_unit(node)
 
     return ExercisesTogether(config, log)
+
+
+@functools.lru_cache
+def shared_scopes(module: Path) -> dict[str, str]:
+    """``{test function: what it shares}`` for the tests of a module that share something
+    with others: ``ONE_CLUSTER`` for a test that asks for the three-node cluster
+    (``kafka_cluster`` or ``kafka_faults``), else the name of a module-scoped fixture of
+    the module that it asks for, directly or through other fixtures of the module. Read
+    from the source, as the scheduler knows node ids only."""
+    try:
+        tree = ast.parse(module.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    functions = {node.name: {arg.arg for arg in node.args.args}
+                 for node in tree.body if isinstance(node, ast.FunctionDef)}
+    module_scoped = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+                     and any(module_scope(decorator) for decorator in node.decorator_list)}
+
+    def needs(name: str) -> set[str]:
+        found: set[str] = set()
+        todo = [name]
+        while todo:
+            for arg in functions.get(todo.pop(), set()) - found:
+                found.add(arg)
+                todo.append(arg)
+        return found
+
+    scopes = {}
+    for name in functions:
+        if not name.startswith("test_"):
+            continue
+        wanted = needs(name)
+        if wanted & CLUSTER_FIXTURES:
+            scopes[name] = ONE_CLUSTER
+        elif wanted & module_scoped:
+            scopes[name] = min(wanted & module_scoped)
+    return scopes
+
+
+def module_scope(decorator: ast.expr) -> bool:
+    """Whether a decorator is ``pytest.fixture(scope="module")``."""
+    return isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "fixture" \
+        and any(keyword.arg == "scope" and isinstance(keyword.value, ast.Constant)
+                and keyword.value.value == "module" for keyword in decorator.keywords)
 
 
 @functools.lru_cache

@@ -3,13 +3,15 @@ offsets in one transaction (``send_offsets_to_transaction``), as Kafka's transac
 system test does. Run as ``python copier.py SPEC`` by ``test_transactional_copy``.
 
 SPEC (JSON): ``config`` (the client settings), ``input``, ``output``, ``group``,
-``transactional_id``, ``protocol``, ``batch``, and two faults: ``hold_at`` N (the Nth
-transaction, once written, is held open until the copier is killed) and ``abort_at`` N
-(the Nth is aborted, and the input rewound to the last commit, as a copier must).
+``transactional_id``, ``protocol``, ``batch``, ``session`` (the consumer's session
+settings, if any: a crashed copier's partitions move to its successor once its session
+has ended), and two faults: ``hold_at`` N (the Nth transaction, once written, is held
+open until the copier is killed) and ``abort_at`` N (the Nth is aborted, and the input
+rewound to the last commit, as a copier must).
 
-Reports events (``pytest_kafka_lab.events.emit``): ``ready``, ``holding``, ``aborted``
-and ``committed`` (with the input offsets the transaction committed). SIGINT stops it
-between transactions.
+Reports events (``pytest_kafka_lab.events.emit``): ``ready``, ``copying``, ``holding``,
+``committing`` (as it sends the offsets and commits), ``aborted`` and ``committed`` (with
+the input offsets the transaction committed). SIGINT stops it between transactions.
 """
 
 from __future__ import annotations
@@ -42,9 +44,8 @@ def consumer_for(spec: dict[str, Any]) -> Consumer:
                 "auto.offset.reset": "earliest", "isolation.level": "read_committed",
                 "group.protocol": spec["protocol"]}
     if spec["protocol"] == "classic":
-        settings.update({"partition.assignment.strategy": "cooperative-sticky",
-                         "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})
-    return Consumer(settings)
+        settings["partition.assignment.strategy"] = "cooperative-sticky"
+    return Consumer({**settings, **spec.get("session", {})})
 
 
 def positions(consumer: Consumer) -> list[TopicPartition]:
@@ -64,7 +65,8 @@ def copy_batch(producer: Producer, consumer: Consumer, spec: dict[str, Any],
     emit("copying", transaction=number, records=len(batch))
     producer.begin_transaction()
     for message in batch:
-        producer.produce(spec["output"], key=message.key(), value=transform(message.value()))
+        producer.produce(spec["output"], key=message.key(),
+                         value=transform(message.value() or b""))
     if number == spec.get("hold_at"):
         producer.flush(30)  # in the log, inside a transaction never ended
         emit("holding", transaction=number, records=len(batch))
@@ -73,6 +75,7 @@ def copy_batch(producer: Producer, consumer: Consumer, spec: dict[str, Any],
     if number == spec.get("abort_at"):
         producer.flush(30)  # written to the log, so that the abort has something to undo
     offsets = positions(consumer)
+    emit("committing", transaction=number)  # the offsets, then the commit: where it can hang
     try:
         producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 60)
         if number == spec.get("abort_at"):

@@ -5,7 +5,8 @@ Modelled on Kafka's replication system test: three brokers, replication 3,
 ``min.insync.replicas=2``; the partition's leader is SIGKILLed while the producer sends,
 and restarted; a fresh reader must see every acknowledged message once, in order. With
 the guarantee switched off (``acks=0``, no idempotence) the same fault loses messages the
-producer counted as delivered, so the check can fail.
+producer counted as delivered, so the check can fail: both producers send side by side,
+each to a partition of its own led by the same broker, and one kill hits both.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from pytest_kafka_lab.backends.cluster import LocalCluster
 from pytest_kafka_lab.naming import unique_name
@@ -43,7 +45,9 @@ def exactly_once_in_order(acknowledged: list[bytes], read: list[bytes]) -> list[
 
 
 def leader_of(admin: AdminClient, topic: str) -> int:
-    return int(admin.list_topics(topic, timeout=10).topics[topic].partitions[0].leader)
+    """The leader of the topic's partition 0; -1 while the metadata shows none."""
+    partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    return int(partitions[0].leader) if 0 in partitions else -1
 
 
 def send_all(producer: Producer, topic: str, delivered: Callable[[Any, Any], None]) -> None:
@@ -53,61 +57,111 @@ def send_all(producer: Producer, topic: str, delivered: Callable[[Any, Any], Non
         producer.poll(0.001 if number % 5 == 0 else 0)
 
 
-def through_a_killed_leader(cluster: LocalCluster, settings: dict[str, Any]) -> list[str]:
-    """Produce MESSAGES with ``settings`` while the partition's leader is SIGKILLed and
-    restarted; return what broke the promise for the acknowledged messages."""
-    admin = AdminClient(cluster.client_config())
-    topic = create_topic(admin, unique_name("replicated"), partitions=1)
-    acknowledged: list[bytes] = []
+def topic_led_by(admin: AdminClient, leader: int, brokers: set[int]) -> str:
+    """A new one-partition topic on every broker, ``leader`` first among its replicas (the
+    preferred leader, and so its first)."""
+    topic = unique_name("replicated")
+    replicas = [leader, *sorted(brokers - {leader})]
+    admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[replicas])],
+                        operation_timeout=30)[topic].result(30)
+    wait_for(lambda: leader_of(admin, topic) == leader, 30, f"broker {leader} to lead {topic}",
+             lambda: leader_of(admin, topic))
+    return topic
 
-    def delivered(error: Any, message: Any) -> None:
+
+class Sender:
+    """One producer sending MESSAGES to a topic of its own, in a thread; ``acknowledged``
+    holds the values whose delivery report had no error."""
+
+    def __init__(self, cluster: LocalCluster, topic: str, settings: dict[str, Any]) -> None:
+        self.topic = topic
+        self.acknowledged: list[bytes] = []
+        self.producer = Producer(cluster.client_config(**{
+            **settings, "linger.ms": 5, "message.timeout.ms": 120000,
+            "logger": CLIENT_LOGGER}))
+        self.sending = threading.Thread(target=send_all,
+                                        args=(self.producer, topic, self.delivered))
+
+    def delivered(self, error: Any, message: Any) -> None:
         if error is None:
-            acknowledged.append(message.value())
+            self.acknowledged.append(message.value())
 
-    producer = Producer(cluster.client_config(**{
-        **settings, "linger.ms": 5, "message.timeout.ms": 120000, "logger": CLIENT_LOGGER}))
-    sending = threading.Thread(target=send_all, args=(producer, topic, delivered))
+    def problems(self, cluster: LocalCluster) -> list[str]:
+        """Once every message is sent, and delivered or failed: what broke the promise for
+        the acknowledged ones."""
+        self.sending.join()
+        if self.producer.flush(120) != 0:
+            return ["messages still undelivered after 120 s"]
+        read = [record.value or b"" for record in read_topic(cluster.client_config(),
+                                                              self.topic, timeout=60)]
+        unacknowledged = [f"only {len(self.acknowledged)} of {MESSAGES} acknowledged"]
+        return (unacknowledged if len(self.acknowledged) != MESSAGES else []) + \
+            exactly_once_in_order(self.acknowledged, read)
+
+    def close(self) -> None:
+        # A failed check's traceback may keep the producer: closed here, it does not go
+        # on reconnecting to a cluster that later tests have stopped.
+        if self.sending.is_alive():
+            self.sending.join()
+        self.producer.purge()
+        self.producer.close()
+
+
+GUARANTEED = "acks=all, idempotent"
+SWITCHED_OFF = "acks=0, not idempotent"
+SETTINGS: dict[str, dict[str, Any]] = {
+    GUARANTEED: {"acks": "all", "enable.idempotence": True},
+    SWITCHED_OFF: {"acks": 0, "enable.idempotence": False},
+}
+
+
+def through_a_killed_leader(cluster: LocalCluster) -> dict[str, list[str]]:
+    """Produce MESSAGES with each of ``SETTINGS``, side by side, each to a partition of its
+    own led by the same broker, while that broker is SIGKILLed and restarted; return, per
+    setting, what broke the promise for the acknowledged messages."""
+    admin = AdminClient(cluster.client_config())
+    first = create_topic(admin, unique_name("replicated"), partitions=1)
+    leader = leader_of(admin, first)
+    topics = [first, topic_led_by(admin, leader, {node.node_id for node in cluster.nodes})]
+    senders = {name: Sender(cluster, topic, settings)
+               for (name, settings), topic in zip(SETTINGS.items(), topics, strict=True)}
     try:
-        leader = leader_of(admin, topic)
-        sending.start()
-        # The faults land while messages flow: a third sent, the leader dies; two thirds
-        # sent, it is back.
-        wait_for(lambda: len(acknowledged) >= MESSAGES // 3, 60, "a third acknowledged",
-                 lambda: len(acknowledged))
+        for sender in senders.values():
+            sender.sending.start()
+        # The fault lands while messages flow: a third sent, the leader dies; it is back
+        # while the rest is sent.
+        wait_for(lambda: all(len(sender.acknowledged) >= MESSAGES // 3
+                             for sender in senders.values()), 60, "a third acknowledged",
+                 lambda: {name: len(sender.acknowledged) for name, sender in senders.items()})
         cluster.kill_node(leader)  # returns once the cluster fenced it
         cluster.restart_node(leader)
-        sending.join()
-        assert producer.flush(120) == 0, "messages still undelivered after 120 s"
-        read = [record.value or b"" for record in read_topic(cluster.client_config(),
-                                                              topic, timeout=60)]
-        unacknowledged = [f"only {len(acknowledged)} of {MESSAGES} acknowledged"]
-        return (unacknowledged if len(acknowledged) != MESSAGES else []) + \
-            exactly_once_in_order(acknowledged, read)
+        return {name: sender.problems(cluster) for name, sender in senders.items()}
     finally:
-        # A failed check's traceback keeps this frame, and the producer with it: closed
-        # here, it does not go on reconnecting to a cluster that later tests have stopped.
-        if sending.is_alive():
-            sending.join()
-        producer.purge()
-        producer.close()
-        delete_topics(admin, [topic])
+        for sender in senders.values():
+            sender.close()
+        delete_topics(admin, topics)
+        cluster.heal()
+
+
+@pytest.fixture(scope="module")
+def leader_killed(kafka_cluster: LocalCluster) -> dict[str, list[str]]:
+    """What broke the promise, for each producer, through the one killed leader."""
+    return through_a_killed_leader(kafka_cluster)
 
 
 def test_every_acknowledged_message_survives_a_killed_leader_once_in_order(
-    kafka_faults: LocalCluster,
+    leader_killed: dict[str, list[str]],
 ) -> None:
-    problems = through_a_killed_leader(kafka_faults, {"acks": "all",
-                                                      "enable.idempotence": True})
+    problems = leader_killed[GUARANTEED]
     assert not problems, "; ".join(problems)
 
 
 def test_without_acknowledgements_a_killed_leader_loses_messages(
-    kafka_faults: LocalCluster,
+    leader_killed: dict[str, list[str]],
 ) -> None:
     """The guarantee switched off (``acks=0``, no idempotence): messages written to the
     dying leader's socket count as delivered, and are gone."""
-    problems = through_a_killed_leader(kafka_faults, {"acks": 0,
-                                                      "enable.idempotence": False})
+    problems = leader_killed[SWITCHED_OFF]
     assert any("lost" in problem for problem in problems), problems
 
 

@@ -2,19 +2,26 @@
 loses nothing. Its partitions move to the survivor, which starts from the last commit:
 redelivery is bounded by the commit interval, and committed offsets never go backwards.
 
-Under both group protocols: classic (cooperative-sticky) and the new consumer protocol.
+Under both group protocols: classic (cooperative-sticky) and the new consumer protocol;
+the groups, and the one that commits too late (the guarantee switched off), are killed
+side by side, each on a topic of its own.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.clients import RecordingProducer, produce_until
+from pytest_kafka_lab.clients import PRODUCER_DEFAULTS, produce_until
 from pytest_kafka_lab.groups import ConsumerGroup, Member
 from pytest_kafka_lab.readers import end_offsets
 from pytest_kafka_lab.topics import TopicFactory
@@ -39,7 +46,7 @@ def commits_going_backwards(members: list[Member]) -> list[str]:
 
 
 def kill_mid_batch(
-    broker: KafkaBroker, group: ConsumerGroup, producer: RecordingProducer, topic: str,
+    broker: KafkaBroker, group: ConsumerGroup, producer: Producer, topic: str,
     ready: Callable[[Member], bool],
 ) -> Counter[tuple[int, int]]:
     """Kill the first member once ``ready(it)`` while messages keep coming; return how often
@@ -58,7 +65,7 @@ def kill_mid_batch(
     finally:
         stop.set()
         producing.join()
-    producer.flush()
+    assert producer.flush(30) == 0, "messages still unacknowledged after 30 s"
     ends = end_offsets(broker, topic)
     produced = {(partition, offset) for partition, end in ends.items() for offset in range(end)}
 
@@ -71,34 +78,83 @@ def kill_mid_batch(
     return Counter((p, o) for member in group.members for _, p, o in member.consumed())
 
 
+@dataclass(frozen=True)
+class Kill:
+    """What a group showed once the survivor had consumed everything: how often each
+    message was delivered, the commits that went backwards, whether the survivor lives."""
+
+    deliveries: Counter[tuple[int, int]]
+    backwards: list[str]
+    survivor_alive: bool
+
+    @property
+    def redelivered(self) -> int:
+        return sum(count - 1 for count in self.deliveries.values())
+
+
+def mid_batch(victim: Member) -> bool:
+    """Three commits made, and some messages consumed since the last."""
+    return len(victim.commits()) >= 3 and len(victim.consumed()) % COMMIT_EVERY > 0
+
+
+WITHOUT_COMMITS = "without timely commits"
+# Each group: its settings, and when its first member is killed.
+KILLS: dict[str, tuple[dict[str, Any], Callable[[Member], bool]]] = {
+    "classic": ({"protocol": "classic", "commit_every": COMMIT_EVERY}, mid_batch),
+    "consumer": ({"protocol": "consumer", "commit_every": COMMIT_EVERY}, mid_batch),
+    # Automatic commits that would come in ten minutes: none do.
+    WITHOUT_COMMITS: ({"auto.commit.interval.ms": 600000},
+                      lambda victim: len(victim.consumed()) >= 3 * COMMIT_EVERY),
+}
+
+
+def killed(broker: KafkaBroker, group: ConsumerGroup, topic: str,
+           ready: Callable[[Member], bool]) -> Kill:
+    producer = Producer(broker.client_config(**PRODUCER_DEFAULTS))
+    deliveries = kill_mid_batch(broker, group, producer, topic, ready)
+    return Kill(deliveries, commits_going_backwards(group.members), group.members[1].alive)
+
+
+@pytest.fixture(scope="module")
+def kills(kafka_broker: KafkaBroker, short_session_broker: Any
+          ) -> Iterator[dict[str, Future[Kill]]]:
+    """Each of ``KILLS``, side by side, each group of two on a topic of its own, with
+    sessions short enough that a killed member's partitions move within seconds (the
+    promises' conftest); the groups wait out their sessions together. Its ``result()``
+    raises what stopped a kill."""
+    topics = TopicFactory(AdminClient(kafka_broker.client_config()), "kill")
+    groups: dict[str, tuple[ConsumerGroup, str]] = {}
+    try:
+        for name, (settings, _) in KILLS.items():
+            topic = topics(partitions=PARTITIONS)
+            groups[name] = (ConsumerGroup(short_session_broker.client_config, [topic], 2,
+                                          **settings), topic)
+        with ThreadPoolExecutor(len(groups), thread_name_prefix="kill") as pool:
+            outcomes = {name: pool.submit(killed, kafka_broker, group, topic, KILLS[name][1])
+                        for name, (group, topic) in groups.items()}
+            wait(outcomes.values())
+        yield outcomes
+    finally:
+        for group, _ in groups.values():
+            group.close()
+        topics.cleanup()
+
+
 @pytest.mark.parametrize("protocol", ["classic", "consumer"])
 def test_a_member_killed_mid_batch_loses_nothing(
-    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory,
-    kafka_producer: RecordingProducer, kafka_group_factory: Callable[..., ConsumerGroup],
-    protocol: str,
+    kills: dict[str, Future[Kill]], protocol: str
 ) -> None:
-    topic = kafka_topic_factory(partitions=PARTITIONS)
-    group = kafka_group_factory(topic, members=2, protocol=protocol, commit_every=COMMIT_EVERY)
-    deliveries = kill_mid_batch(
-        kafka_broker, group, kafka_producer, topic,
-        lambda victim: len(victim.commits()) >= 3 and len(victim.consumed()) % COMMIT_EVERY > 0)
-    redelivered = sum(count - 1 for count in deliveries.values())
-    assert redelivered < COMMIT_EVERY, (
-        f"{redelivered} messages were delivered twice; a member committing every "
+    kill = kills[protocol].result()
+    assert kill.redelivered < COMMIT_EVERY, (
+        f"{kill.redelivered} messages were delivered twice; a member committing every "
         f"{COMMIT_EVERY} messages can leave at most {COMMIT_EVERY - 1} uncommitted")
-    assert not commits_going_backwards(group.members), commits_going_backwards(group.members)
-    assert group.members[1].alive
+    assert not kill.backwards, kill.backwards
+    assert kill.survivor_alive
 
 
 def test_without_timely_commits_redelivery_is_not_bounded(
-    kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory,
-    kafka_producer: RecordingProducer, kafka_group_factory: Callable[..., ConsumerGroup],
+    kills: dict[str, Future[Kill]],
 ) -> None:
     """The guarantee switched off: automatic commits that have not come yet leave all the
     killed member consumed to be delivered again, far past the bound checked above."""
-    topic = kafka_topic_factory(partitions=PARTITIONS)
-    group = kafka_group_factory(topic, members=2, **{"auto.commit.interval.ms": 600000})
-    deliveries = kill_mid_batch(kafka_broker, group, kafka_producer, topic,
-                                lambda victim: len(victim.consumed()) >= 3 * COMMIT_EVERY)
-    redelivered = sum(count - 1 for count in deliveries.values())
-    assert redelivered >= 3 * COMMIT_EVERY
+    assert kills[WITHOUT_COMMITS].result().redelivered >= 3 * COMMIT_EVERY

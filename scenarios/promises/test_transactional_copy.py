@@ -8,7 +8,9 @@ is SIGKILLed with a transaction open and written, and a successor with the same
 and rewinds. The same output read with ``read_uncommitted`` (the guarantee switched off)
 holds the abandoned records a second time, so each check can fail. On a three-broker
 cluster, the broker coordinating the copier's transactions is SIGKILLed mid-copy. Under
-both group protocols.
+both group protocols. The copies run side by side, each on topics, a group and a
+transactional id of its own, so that their waits overlap; through the coordinator's death
+a copier of each protocol copies, so that one kill tests both.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,7 @@ from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.backends.cluster import LocalCluster
-from pytest_kafka_lab.clients import RecordingProducer, produce_until
+from pytest_kafka_lab.clients import produce_until
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.processes import ReportingProcess
 from pytest_kafka_lab.readers import committed_offsets, end_offsets, read_topic
@@ -40,22 +44,31 @@ COPIER = Path(__file__).parent / "copier.py"
 RECORDS = 600
 PARTITIONS = 3
 BATCH = 40
+# Through the coordinator's death input keeps arriving, and piles up while no transaction
+# can commit: the copier then takes up to this many records into one transaction, as a
+# copier under load does, instead of working the backlog off forty at a time.
+BATCH_UNDER_FAULT = 200
 PROTOCOLS = ["classic", "consumer"]
 HUNG_AFTER = 15.0  # a live copier commits several transactions a second
+OVERTAKEN = 3  # commits of its peer, through the same fault, while a copier's stands
+ShortSessions = Callable[[Any, str, str], dict[str, Any]]
 
 
 class Copy:
     """One copy job: its topics, group and transactional id, and the copiers started."""
 
     def __init__(self, broker: KafkaBroker | LocalCluster, topics: TopicFactory,
-                 protocol: str) -> None:
+                 protocol: str, short_sessions: ShortSessions, batch: int = BATCH) -> None:
         self.broker = broker
+        self.protocol = protocol
         self.source = topics(partitions=PARTITIONS)
         self.target = topics(partitions=PARTITIONS)
+        group = unique_name("copy")
         self.spec: dict[str, Any] = {
             "config": broker.client_config(), "input": self.source, "output": self.target,
-            "group": unique_name("copy"), "transactional_id": unique_name("copier"),
-            "protocol": protocol, "batch": BATCH}
+            "group": group, "transactional_id": unique_name("copier"),
+            "protocol": protocol, "batch": batch,
+            "session": short_sessions(broker, group, protocol)}
         self.copiers: list[ReportingProcess] = []
 
     def start(self, **faults: int) -> ReportingProcess:
@@ -82,18 +95,6 @@ class Copy:
     def output(self, isolation: str) -> Counter[bytes]:
         return Counter(record.value or b"" for record in
                        read_topic(self.broker, self.target, timeout=30, isolation=isolation))
-
-
-@pytest.fixture
-def copy_job(kafka_broker: KafkaBroker, kafka_topic_factory: TopicFactory,
-             kafka_producer: RecordingProducer, request: pytest.FixtureRequest) -> Iterator[Copy]:
-    job = Copy(kafka_broker, kafka_topic_factory, request.param)
-    for number in range(RECORDS):
-        kafka_producer.produce(job.source, key=f"k{number % 50}", value=f"{number:05d}")
-    kafka_producer.flush()
-    yield job
-    for copier in job.copiers:
-        copier.kill()
 
 
 def copied_once(source: list[bytes], output: Counter[bytes]) -> list[str]:
@@ -135,17 +136,63 @@ FAULTS: dict[str, Callable[[Copy], dict[str, Any]]] = {
 }
 
 
-@pytest.mark.parametrize("copy_job", PROTOCOLS, indirect=True)
+@dataclass
+class Outcome:
+    """What one copy showed after its fault: what broke the promise, and how many records
+    of the abandoned transaction there were and a ``read_uncommitted`` reader saw twice."""
+
+    problems: list[str]
+    abandoned: int
+    seen_twice: int
+
+
+def through_a_fault(job: Copy, fault: str) -> Outcome:
+    abandoned = FAULTS[fault](job)
+    problems = copied_once(job.input(), job.output("read_committed"))
+    seen_twice = sum(count - 1 for count in job.output("read_uncommitted").values())
+    return Outcome(problems, abandoned["records"], seen_twice)
+
+
+@pytest.fixture(scope="module")
+def faults_survived(kafka_broker: KafkaBroker, short_sessions: ShortSessions
+                    ) -> Iterator[dict[tuple[str, str], Future[Outcome]]]:
+    """Every fault under both protocols, each copy on topics, a group and a transactional
+    id of its own, side by side: the copies wait out sessions and aborts together. The
+    outcome of each, by (fault, protocol); its ``result()`` raises what stopped it."""
+    topics = TopicFactory(AdminClient(kafka_broker.client_config()), "copy")
+    producer = Producer(kafka_broker.client_config(**{"logger": CLIENT_LOGGER}))
+    jobs = {(fault, protocol): Copy(kafka_broker, topics, protocol, short_sessions)
+            for fault in FAULTS for protocol in PROTOCOLS}
+    try:
+        for job in jobs.values():
+            for number in range(RECORDS):
+                producer.produce(job.source, key=f"k{number % 50}", value=f"{number:05d}")
+        assert producer.flush(30) == 0, "the input is still unacknowledged after 30 s"
+        # Each copier dies with the thread that started it, so each job runs to its end
+        # in a thread of its own.
+        with ThreadPoolExecutor(len(jobs), thread_name_prefix="copy") as pool:
+            outcomes = {key: pool.submit(through_a_fault, job, key[0])
+                        for key, job in jobs.items()}
+            wait(outcomes.values())
+        yield outcomes
+    finally:
+        for job in jobs.values():
+            for copier in job.copiers:
+                copier.kill()
+        topics.cleanup()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("fault", FAULTS)
-def test_a_read_committed_reader_sees_every_input_record_once(copy_job: Copy, fault: str) -> None:
-    abandoned = FAULTS[fault](copy_job)
-    problems = copied_once(copy_job.input(), copy_job.output("read_committed"))
-    assert not problems, f"after the {fault}: " + "; ".join(problems)
+def test_a_read_committed_reader_sees_every_input_record_once(
+    faults_survived: dict[tuple[str, str], Future[Outcome]], fault: str, protocol: str
+) -> None:
+    outcome = faults_survived[fault, protocol].result()
+    assert not outcome.problems, f"after the {fault}: " + "; ".join(outcome.problems)
     # The guarantee switched off: the abandoned transaction's records were really written.
-    seen_twice = sum(count - 1 for count in copy_job.output("read_uncommitted").values())
-    assert seen_twice == abandoned["records"], (
-        f"read_uncommitted should show the {abandoned['records']} abandoned records again, "
-        f"showed {seen_twice}")
+    assert outcome.seen_twice == outcome.abandoned, (
+        f"read_uncommitted should show the {outcome.abandoned} abandoned records again, "
+        f"showed {outcome.seen_twice}")
 
 
 def test_the_check_fails_on_missing_doubled_or_foreign_records() -> None:
@@ -166,71 +213,165 @@ def feed_steadily(cluster: LocalCluster, topic: str, stop: threading.Event) -> N
 
 
 def transaction_coordinator(cluster: LocalCluster) -> int:
-    """The broker leading the one partition of the transaction log (the lab makes one)."""
+    """The broker leading the one partition of the transaction log (the lab makes one):
+    the coordinator of every copier's transactions."""
     metadata = AdminClient(cluster.client_config()).list_topics("__transaction_state", timeout=10)
     [partition] = metadata.topics["__transaction_state"].partitions.values()
     return int(partition.leader)
 
 
-def committing_again(job: Copy, copier: ReportingProcess, awaited: str) -> ReportingProcess:
+def committing_again(job: Copy, copier: ReportingProcess, peer: ReportingProcess | None,
+                     awaited: str) -> ReportingProcess:
     """The copier once it has committed three more transactions.
 
-    A copier that commits nothing for ``HUNG_AFTER`` seconds is hung in librdkafka's
-    ``send_offsets_to_transaction``, which waits forever on a group coordinator that
-    left the metadata, past its own timeout (librdkafka issues 5511 and 5456, open in
-    2.16). It is SIGKILLed and a successor with its ``transactional.id`` takes over, as
-    an operator would: the promise checked after is Kafka's, and must hold across that
-    too.
+    A copier can hang in a commit after the coordinator's death: in librdkafka's
+    ``send_offsets_to_transaction``, which waits forever on a group coordinator that left
+    the metadata, past its own timeout (librdkafka issues 5511 and 5456, open in 2.16),
+    or in ``commit_transaction`` waiting on its last records. It is seen hung when its
+    ``peer`` (the other protocol's copier, through the same fault) commits ``OVERTAKEN``
+    transactions while its own commit stands, or when it commits nothing for
+    ``HUNG_AFTER`` seconds. It is SIGKILLed and a successor with its ``transactional.id``
+    takes over, as an operator would: the promise checked after is Kafka's, and must hold
+    across that too.
     """
-    try:
-        three_more_commits(copier, awaited)
+    if three_more_commits(copier, peer, awaited):
         return copier
-    except WaitTimeout:
-        copier.kill()
-        warnings.warn(f"the copier hung for {HUNG_AFTER:.0f}s after the coordinator's death "
-                      "(librdkafka issue 5511) and was replaced by a successor", stacklevel=2)
+    copier.kill()
+    warnings.warn(f"the {job.protocol} copier hung in a commit after the coordinator's "
+                  f"death (librdkafka issue 5511: {hung(copier, peer)}) and was replaced "
+                  "by a successor", stacklevel=2)
     successor = job.start()
-    three_more_commits(successor, awaited)
+    if not three_more_commits(successor, None, awaited):
+        raise WaitTimeout(f"{successor.name}: waited {HUNG_AFTER:g}s for {awaited}")
     return successor
 
 
-def three_more_commits(copier: ReportingProcess, awaited: str) -> None:
+def three_more_commits(copier: ReportingProcess, peer: ReportingProcess | None,
+                       awaited: str) -> bool:
+    """Whether ``copier`` commits three more transactions (False: it hung first)."""
     before = len(copier.of("committed"))
-    copier.wait_for_event(
-        lambda events: sum(event["kind"] == "committed" for event in events) >= before + 3,
-        HUNG_AFTER, awaited)
+
+    def committed_or_hung(events: list[dict[str, Any]]) -> str | None:
+        if sum(event["kind"] == "committed" for event in events) >= before + 3:
+            return "committed"
+        return "hung" if peer is not None and overtaken(events, peer) else None
+
+    try:
+        return bool(copier.wait_for_event(committed_or_hung, HUNG_AFTER, awaited)
+                    == "committed")
+    except WaitTimeout:
+        return False
+
+
+def overtaken(events: list[dict[str, Any]], peer: ReportingProcess) -> bool:
+    """Whether the copier of ``events`` is still committing a transaction while ``peer``
+    committed ``OVERTAKEN`` of its own."""
+    ends = [event for event in events
+            if event["kind"] in ("committing", "committed", "aborted")]
+    if not ends or ends[-1]["kind"] != "committing":
+        return False
+    since = ends[-1]["time"]
+    return len([event for event in peer.of("committed") if event["time"] > since]) \
+        >= OVERTAKEN
+
+
+def hung(copier: ReportingProcess, peer: ReportingProcess | None) -> str:
+    """How the copier was seen hung, for the warning."""
+    if peer is not None and overtaken(copier.events, peer):
+        return f"still committing while the other copier committed {OVERTAKEN} transactions"
+    return f"nothing committed for {HUNG_AFTER:.0f}s"
+
+
+@dataclass
+class Survival:
+    """One protocol's copy through the coordinator's death: its job, the copier doing it
+    now, and what broke the promise (nothing, while it holds). A step that fails is noted
+    and ends this copy, not the other protocol's, which goes on through the fault."""
+
+    job: Copy
+    copier: ReportingProcess | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def step(self, action: Callable[[ReportingProcess], object]) -> None:
+        if self.problems or self.copier is None:
+            return
+        try:
+            action(self.copier)
+        except AssertionError as failure:
+            self.problems.append(str(failure))
+
+    def three_committed(self, copier: ReportingProcess) -> None:
+        copier.wait_for_event(lambda _: len(copier.of("committed")) >= 3, 60,
+                              "three transactions committed")
+
+    def again_after(self, coordinator: int,
+                    peer: ReportingProcess | None) -> Callable[[ReportingProcess], None]:
+        def again(copier: ReportingProcess) -> None:
+            self.copier = committing_again(
+                self.job, copier, peer, f"three more transactions committed after broker "
+                                        f"{coordinator} was killed and restarted")
+        return again
+
+    def all_copied_once(self, copier: ReportingProcess) -> None:
+        self.job.wait_until_all_committed(copier)
+        self.problems += copied_once(self.job.input(), self.job.output("read_committed"))
+
+
+def through_a_killed_coordinator(cluster: LocalCluster,
+                                 short_sessions: ShortSessions) -> dict[str, list[str]]:
+    """On three brokers (replication 3, ``min.insync.replicas=2``), input arriving all the
+    while, a copier of each group protocol copies its own topic; the broker coordinating
+    their transactions (one transaction log partition: the same broker for both) is
+    SIGKILLed and restarted in the middle of the copy. Returns, per protocol, what broke
+    the promise."""
+    topics = TopicFactory(AdminClient(cluster.client_config()), "copy")
+    copies = [Survival(Copy(cluster, topics, protocol, short_sessions, BATCH_UNDER_FAULT))
+              for protocol in PROTOCOLS]
+    stop = threading.Event()
+    feeders = [threading.Thread(target=feed_steadily, args=(cluster, copy.job.source, stop))
+               for copy in copies]
+    try:
+        for copy in copies:
+            copy.copier = copy.job.start()
+        for feeder in feeders:
+            feeder.start()
+        for copy in copies:
+            copy.step(copy.three_committed)
+        coordinator = transaction_coordinator(cluster)
+        cluster.kill_node(coordinator)  # returns once the cluster has fenced it
+        cluster.restart_node(coordinator)  # a hard bounce, as Kafka's system test does
+        for copy, other in zip(copies, reversed(copies), strict=True):
+            copy.step(copy.again_after(coordinator, other.copier))
+        stop.set()
+        for feeder in feeders:
+            feeder.join()
+        for copy in copies:
+            copy.step(copy.all_copied_once)
+        return {copy.job.protocol: copy.problems for copy in copies}
+    finally:
+        stop.set()
+        for feeder in feeders:
+            if feeder.is_alive():
+                feeder.join()
+        for copy in copies:
+            for started in copy.job.copiers:
+                started.kill()
+        topics.cleanup()
+        cluster.heal()
+
+
+@pytest.fixture(scope="module")
+def coordinator_killed(kafka_cluster: LocalCluster,
+                       short_sessions: ShortSessions) -> dict[str, list[str]]:
+    """What broke the promise for each protocol's copy through its coordinator's death."""
+    return through_a_killed_coordinator(kafka_cluster, short_sessions)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_the_copy_survives_its_transaction_coordinator_hard_killed(
-    kafka_faults: LocalCluster, protocol: str
+    coordinator_killed: dict[str, list[str]], protocol: str
 ) -> None:
-    """On three brokers (replication 3, ``min.insync.replicas=2``), input arriving all the
-    while: the broker coordinating the copier's transactions is SIGKILLed and restarted
-    in the middle of the copy."""
-    topics = TopicFactory(AdminClient(kafka_faults.client_config()), "copy")
-    job = Copy(kafka_faults, topics, protocol)
-    stop = threading.Event()
-    feeding = threading.Thread(target=feed_steadily, args=(kafka_faults, job.source, stop))
-    try:
-        copier = job.start()
-        feeding.start()
-        copier.wait_for_event(lambda _: len(copier.of("committed")) >= 3, 60,
-                              "three transactions committed")
-        coordinator = transaction_coordinator(kafka_faults)
-        kafka_faults.kill_node(coordinator)  # returns once the cluster has fenced it
-        kafka_faults.restart_node(coordinator)  # a hard bounce, as Kafka's system test does
-        copier = committing_again(job, copier, f"three more transactions committed after "
-                                               f"broker {coordinator} was killed and restarted")
-        stop.set()
-        feeding.join()
-        job.wait_until_all_committed(copier)
-        problems = copied_once(job.input(), job.output("read_committed"))
-        assert not problems, f"across the coordinator's death: {'; '.join(problems)}"
-    finally:
-        stop.set()
-        if feeding.is_alive():
-            feeding.join()
-        for started in job.copiers:
-            started.kill()
-        topics.cleanup()
+    """On three brokers, input arriving all the while: the broker coordinating the
+    copier's transactions is SIGKILLed and restarted in the middle of the copy."""
+    problems = coordinator_killed[protocol]
+    assert not problems, f"across the coordinator's death: {'; '.join(problems)}"
