@@ -65,6 +65,7 @@ from confluent_kafka import Producer
 
 TOPIC = "orders"
 PARTITION = 99
+ATTEMPTS = 5
 # Counters of deliveries by their name; a tally of failures may well grow.
 DELIVERED = re.compile(r"deliver|success|succeed|sent|acked", re.IGNORECASE)
 FAILURES = re.compile(r"fail|error|(^|_)err(_|$)|lost|undeliver|missed", re.IGNORECASE)
@@ -167,17 +168,23 @@ def replay(order):
             if callable(value) and not name.startswith("_")
             and getattr(value, "__module__", None) == exercise.__name__)}
     before = tallies(exercise)
-    # A fresh producer does not know the topic's partitions: the bad partition is
-    # reported to the callback (Local: Unknown partition), not raised by produce().
-    producer = Producer({"bootstrap.servers": "localhost:9092"})
     answer = {"callback": True}
-    try:
-        producer.produce(TOPIC, key=order["customer_id"].encode("utf-8"),
-                         value=json.dumps(order).encode("utf-8"), partition=PARTITION,
-                         on_delivery=callback)
-    except Exception as error:
-        answer["produce_raised"] = repr(error)
+    for _ in range(ATTEMPTS):
+        # A producer that does not know the topic's partitions yet reports the bad
+        # partition to the callback (Local: Unknown partition); one that already has the
+        # topic's metadata (rarely, on a loaded machine) raises it from produce() instead,
+        # and a fresh producer tries again.
+        producer = Producer({"bootstrap.servers": "localhost:9092"})
+        try:
+            producer.produce(TOPIC, key=order["customer_id"].encode("utf-8"),
+                             value=json.dumps(order).encode("utf-8"), partition=PARTITION,
+                             on_delivery=callback)
+            break
+        except Exception as error:
+            answer["produce_raised"] = repr(error)
+    else:
         return answer
+    answer.pop("produce_raised", None)
     try:
         answer["remaining"] = producer.flush(30)
     except BaseException as error:  # the callback's own exception, raised through flush()
