@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_kafka_lab.config import OPTIONS, raw_value
+from pytest_kafka_lab.lifecycle import holder_of
+
+JIT = next(option for option in OPTIONS if option.name == "jit")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kafka-lab-benchmarks")
@@ -36,3 +41,12 @@ def bench_linger_ms(pytestconfig: pytest.Config) -> int:
 @pytest.fixture(scope="session")
 def bench_ratio_messages(pytestconfig: pytest.Config) -> int:
     return int(pytestconfig.getoption("bench_ratio_messages"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker_with_full_jit(pytestconfig: pytest.Config) -> None:
+    """Throughput is measured on a broker with C2 (``--kafka-jit full``), as a production
+    broker runs, unless the run chose otherwise; before the first test starts the broker."""
+    if not raw_value(pytestconfig, JIT):
+        holder = holder_of(pytestconfig)
+        holder.lab_config = holder.lab_config.replace(jit="full")

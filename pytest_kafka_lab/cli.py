@@ -18,7 +18,7 @@ from typing import Any
 
 from pytest_kafka_lab import detached
 from pytest_kafka_lab.backends.local import LocalBroker
-from pytest_kafka_lab.config import LabConfig, build_config
+from pytest_kafka_lab.config import JIT_MODES, LabConfig, build_config
 from pytest_kafka_lab.distribution import KAFKA_VERSION, resolve_distribution
 from pytest_kafka_lab.exceptions import KafkaLabError
 from pytest_kafka_lab.grading.grade_command import add_grade_parser
@@ -32,6 +32,7 @@ def lab_config(args: argparse.Namespace) -> LabConfig:
         "home": os.environ.get("KAFKA_HOME"),
         "port": str(getattr(args, "port", 0)),
         "heap": getattr(args, "heap", None),
+        "jit": getattr(args, "jit", None),
     })
 
 
@@ -119,6 +120,9 @@ def parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="start a broker at localhost:PORT")
     up.add_argument("--port", type=int, default=9092)
     up.add_argument("--heap", default="512m", help="maximum JVM heap (default 512m)")
+    up.add_argument("--jit", choices=JIT_MODES, default="quick",
+                    help="quick: the C1 compiler alone, least CPU; full: C2 as well, top "
+                    "throughput (default quick)")
     up.add_argument("--detach", action="store_true",
                     help="leave it running in the background and return")
     up.set_defaults(run=cmd_up)

@@ -99,15 +99,16 @@ class RecordingProducer:
 
 
 def produce_until(stop: threading.Event, producer: Producer | RecordingProducer, topic: str,
-                  first: int = 0) -> int:
-    """A message every few milliseconds until ``stop`` is set: work that goes on while a
-    test injects a fault. Values count up from ``first`` (six digits), keys spread over
-    50; returns the next number, so a later call can continue the sequence."""
+                  first: int = 0, interval: float = 0.005) -> int:
+    """A message every ``interval`` seconds (a few milliseconds) until ``stop`` is set:
+    work that goes on while a test injects a fault. Values count up from ``first`` (six
+    digits), keys spread over 50; returns the next number, so a later call can continue
+    the sequence."""
     number = first
     while not stop.is_set():
         producer.produce(topic, key=f"k{number % 50}", value=f"{number:06d}")
         number += 1
-        producer.poll(0.005)
+        producer.poll(interval)
     return number
 
 

@@ -17,6 +17,7 @@ import pytest
 from pytest_kafka_lab.distribution import KAFKA_VERSION, default_cache_dir
 
 BACKENDS = ("local", "container", "external")
+JIT_MODES = ("quick", "full")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("start_timeout", "seconds to wait for the broker to answer (default: 60)", "60"),
     Option("port", "port of the local broker's client listener (default: a free one)", "0"),
     Option("heap", "maximum heap of the local broker's JVM (default: 512m)", "512m"),
+    Option("jit", "the local broker's JIT compiler: quick (C1 alone: a test broker starts "
+           "and runs on the least CPU) or full (C2 as well: top throughput, for long "
+           "benchmarks) (default: quick; the benchmark suite: full)"),
     Option("image", f"container image for the container backend (default: apache/kafka:"
            f"{KAFKA_VERSION})", f"apache/kafka:{KAFKA_VERSION}"),
     Option("broker_properties", "extra broker settings as KEY=VALUE, one per line "
@@ -81,6 +85,7 @@ class LabConfig:
     start_timeout: float = 60.0
     port: int = 0
     heap: str = "512m"
+    jit: str = "quick"
     image: str = f"apache/kafka:{KAFKA_VERSION}"
     broker_properties: tuple[tuple[str, str], ...] = ()
     reuse: bool = False
@@ -170,11 +175,18 @@ def build_config(values: dict[str, Any], rootdir: Path | None = None) -> LabConf
         start_timeout=positive_number(values.get("start_timeout") or "60", "--kafka-start-timeout"),
         port=port_number(values.get("port") or "0"),
         heap=values.get("heap") or "512m",
+        jit=jit_mode(values.get("jit") or "quick"),
         image=values.get("image") or f"apache/kafka:{KAFKA_VERSION}",
         broker_properties=key_values(values.get("broker_properties") or []),
         reuse=str(values.get("reuse") or "").lower() in ("true", "1", "yes"),
         brokers=broker_count(values.get("brokers") or "1"),
     )
+
+
+def jit_mode(value: str) -> str:
+    if value not in JIT_MODES:
+        raise pytest.UsageError(f"--kafka-jit={value!r}: choose one of {', '.join(JIT_MODES)}")
+    return value
 
 
 def check_bootstrap(bootstrap: str) -> None:

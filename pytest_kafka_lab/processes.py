@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kafka_lab.events import EVENTS_VARIABLE, Event, EventLog, events_of
-from pytest_kafka_lab.waiting import wait_for
+from pytest_kafka_lab.waiting import POLL_INTERVAL, wait_for
 
 _PR_SET_PDEATHSIG = 1
 
@@ -101,9 +101,9 @@ class ReportingProcess:
         return events_of(self.events, kind, **match)
 
     def wait_for_event(self, check: Callable[[list[Event]], Any], timeout: float,
-                       awaited: str) -> Any:
+                       awaited: str, interval: float = POLL_INTERVAL) -> Any:
         """Wait until ``check(events)`` is truthy, and return that; fail at once if the
-        child ended first."""
+        child ended first. ``interval`` spaces the checks (see ``wait_for``)."""
 
         def satisfied() -> Any:
             exited = not self.alive  # before reading: its last events are then in the file
@@ -118,7 +118,7 @@ class ReportingProcess:
             return (f"{len(events)} events, last: {events[-1:]}; "
                     f"its stderr ends: {self.stderr_tail(1500)}")
 
-        return wait_for(satisfied, timeout, f"{self.name}: {awaited}", seen)
+        return wait_for(satisfied, timeout, f"{self.name}: {awaited}", seen, interval)
 
     def stderr_tail(self, size: int = 2000) -> str:
         with (self.workdir / "stderr.txt").open("rb") as stderr:

@@ -3,14 +3,53 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.waiting import wait_for
+
+# What an admin request meets on a cluster whose brokers come and go (a node just killed
+# or restarted): librdkafka drops the handle of a broker missing from one metadata
+# response, failing what it had in flight. The request is sent again.
+TRANSIENT = frozenset({KafkaError._DESTROY_BROKER, KafkaError._TRANSPORT,
+                       KafkaError._ALL_BROKERS_DOWN, KafkaError.NOT_CONTROLLER})
+RETRY_BACK_OFF = 0.2
+
+
+def is_transient(error: KafkaError) -> bool:
+    """Whether ``error`` says the request may succeed when sent again."""
+    return error.code() in TRANSIENT or error.retriable()
+
+
+def settle(request: Callable[[], Future[Any]], reached: int, timeout: float,
+           sent: Future[Any] | None = None) -> None:
+    """Wait for an admin ``request`` (already ``sent``, or sent here) to succeed, sending it
+    again on transient errors until ``timeout``. After a transient failure, the error code
+    ``reached`` (the state asked for, such as a topic that already exists) counts as
+    success: the failed attempt may have done its work before its answer was lost."""
+    deadline = time.monotonic() + timeout
+    retried = False
+    future = sent or request()
+    while True:
+        try:
+            future.result(max(deadline - time.monotonic(), 1.0))
+            return
+        except KafkaException as failure:
+            error = failure.args[0]
+            if retried and error.code() == reached:
+                return
+            if not is_transient(error) or time.monotonic() >= deadline:
+                raise
+            retried = True
+            time.sleep(RETRY_BACK_OFF)
+            future = request()
 
 
 def partitions_with_leaders(admin: AdminClient, topic: str) -> int:
@@ -35,7 +74,7 @@ def create_topic(
     """
     new_topic = NewTopic(name, num_partitions=partitions,
                          replication_factor=replication_factor, config=config or {})
-    admin.create_topics([new_topic], operation_timeout=timeout)[name].result(timeout)
+    create_new_topic(admin, new_topic, timeout)
     wait_for(
         lambda: partitions_with_leaders(admin, name) == partitions,
         timeout, f"all {partitions} partitions of topic {name!r} to have a leader",
@@ -44,12 +83,23 @@ def create_topic(
     return name
 
 
+def create_new_topic(admin: AdminClient, new_topic: NewTopic, timeout: float = 30.0) -> None:
+    """Create ``new_topic`` as given (a replica assignment, say), through transient errors."""
+    name = new_topic.topic
+    settle(lambda: admin.create_topics([new_topic], operation_timeout=timeout)[name],
+           KafkaError.TOPIC_ALREADY_EXISTS, timeout)
+
+
 def delete_topics(admin: AdminClient, names: list[str], timeout: float = 30.0) -> None:
     """Delete ``names`` and wait until the broker's metadata no longer lists them."""
     if not names:
         return
-    for future in admin.delete_topics(names, operation_timeout=timeout).values():
-        future.result(timeout)
+
+    def delete_again(name: str) -> Callable[[], Future[Any]]:
+        return lambda: admin.delete_topics([name], operation_timeout=timeout)[name]
+
+    for name, future in admin.delete_topics(names, operation_timeout=timeout).items():
+        settle(delete_again(name), KafkaError.UNKNOWN_TOPIC_OR_PART, timeout, sent=future)
 
     def remaining() -> list[str]:
         return sorted(set(names) & set(admin.list_topics(timeout=5).topics))

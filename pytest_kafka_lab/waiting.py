@@ -20,11 +20,14 @@ def wait_for(
     timeout: float,
     awaited: str,
     seen: Callable[[], object] | None = None,
+    interval: float = POLL_INTERVAL,
 ) -> T:
     """Call ``check`` until it returns something truthy, and return that.
 
     ``awaited`` says what the caller waits for; ``seen`` describes the last observed state
-    for the error raised when ``timeout`` seconds pass first.
+    for the error raised when ``timeout`` seconds pass first. ``interval`` spaces the
+    calls: a check that asks the broker through a fresh client costs the broker a
+    connection each time.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -34,4 +37,4 @@ def wait_for(
         if time.monotonic() >= deadline:
             observed = f"; last seen: {seen()}" if seen else ""
             raise WaitTimeout(f"waited {timeout:g}s for {awaited}{observed}")
-        time.sleep(POLL_INTERVAL)
+        time.sleep(interval)

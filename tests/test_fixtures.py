@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -22,12 +23,14 @@ from confluent_kafka import (
     ConsumerGroupState,
     ConsumerGroupType,
     KafkaError,
+    KafkaException,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from pytest_kafka_lab import KAFKA_VERSION
 from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.backends.local import LocalBroker
 from pytest_kafka_lab.clients import DeliveryFailed, RecordingProducer
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.groups import ConsumerGroup
@@ -40,7 +43,7 @@ from pytest_kafka_lab.readers import (
     read_topic,
 )
 from pytest_kafka_lab.tools import KafkaTools
-from pytest_kafka_lab.topics import TopicFactory, create_topic, delete_topics
+from pytest_kafka_lab.topics import TopicFactory, create_topic, delete_topics, settle
 from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
 SIX = 6
@@ -137,6 +140,17 @@ def test_local_broker_is_a_child_jvm_of_this_run_from_the_pinned_jars(
                             f"the bootstrap port {port}, found {ours}")
     classpath = ours[0].cmdline()[ours[0].cmdline().index("-cp") + 1]
     assert f"kafka-{KAFKA_VERSION}" in classpath
+    # --kafka-jit: quick (the default) stops at the C1 compiler, full does not.
+    assert ("-XX:TieredStopAtLevel=1" in ours[0].cmdline()) == (kafka_lab_config.jit == "quick")
+
+
+def test_a_full_jit_broker_runs_with_c2(kafka_lab_config: LabConfig, jvms: Any) -> None:
+    if kafka_lab_config.backend != "local":
+        pytest.skip(f"the session broker comes from the {kafka_lab_config.backend} backend")
+    with LocalBroker(kafka_lab_config.replace(jit="full", port=0)) as broker:
+        [jvm] = [jvm for jvm in jvms.under(os.getpid()) if jvm.pid == broker.pid]
+        assert "-XX:TieredStopAtLevel=1" not in jvm.cmdline()
+        assert len(AdminClient(broker.client_config()).list_topics(timeout=10).brokers) == 1
 
 
 def test_kafka_admin_manages_the_session_broker(
@@ -184,6 +198,39 @@ def test_topic_factory_makes_unique_names_unless_one_is_given(
     assert second.startswith(run_prefix())
     assert named == chosen
     assert {first, second, chosen} <= topics_on(fresh_admin)
+
+
+def answered(codes: list[int], sent: list[int]) -> Callable[[], Future[None]]:
+    """An admin request whose answers are the errors ``codes`` in turn, each recorded in
+    ``sent`` when the request goes out."""
+
+    def request() -> Future[None]:
+        answer: Future[None] = Future()
+        sent.append(codes[len(sent)])
+        answer.set_exception(KafkaException(KafkaError(sent[-1])))
+        return answer
+
+    return request
+
+
+def test_a_request_lost_with_a_dropped_broker_is_sent_again_and_its_work_counted() -> None:
+    """A killed or restarted node's broker handle is dropped with the request it held: the
+    request goes out again, and "already exists" then means the lost attempt did it."""
+    sent: list[int] = []
+    codes = [KafkaError._DESTROY_BROKER, KafkaError._TRANSPORT,
+             KafkaError.TOPIC_ALREADY_EXISTS]
+    settle(answered(codes, sent), KafkaError.TOPIC_ALREADY_EXISTS, timeout=10)
+    assert sent == codes
+
+
+def test_a_request_that_fails_for_good_fails_at_once() -> None:
+    sent: list[int] = []
+    with pytest.raises(KafkaException, match="TOPIC_ALREADY_EXISTS"):
+        settle(answered([KafkaError.TOPIC_ALREADY_EXISTS], sent),
+               KafkaError.TOPIC_ALREADY_EXISTS, timeout=10)
+    with pytest.raises(KafkaException, match="INVALID_PARTITIONS"):
+        settle(answered([KafkaError._DESTROY_BROKER, KafkaError.INVALID_PARTITIONS], sent),
+               KafkaError.TOPIC_ALREADY_EXISTS, timeout=10)
 
 
 def test_topic_factory_cleanup_deletes_every_topic_it_made(

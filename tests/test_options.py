@@ -85,6 +85,7 @@ def test_every_option_is_in_help_with_its_ini_twin(lab_pytester: pytest.Pytester
         (["--kafka-broker-properties", "novalue"],
          "*--kafka-broker-properties: 'novalue' is not KEY=VALUE*"),
         (["--kafka-broker-properties", "=value"], "*'=value' is not KEY=VALUE*"),
+        (["--kafka-jit", "c2"], "*--kafka-jit='c2': choose one of quick, full*"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )

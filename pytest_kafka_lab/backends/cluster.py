@@ -45,6 +45,18 @@ def cluster_settings(brokers: int) -> dict[str, str]:
     }
 
 
+# How often a wait on the cluster's membership asks for metadata.
+BROKER_POLL_INTERVAL = 0.2
+
+
+def listed_brokers(admin: Any) -> set[int]:
+    """The broker ids in the metadata ``admin`` gets; none while no node answers."""
+    try:
+        return set(admin.list_topics(timeout=2).brokers)
+    except Exception:
+        return set()
+
+
 class LocalCluster(BrokerBase):
     """N local KRaft nodes that form one cluster; ``nodes[i]`` is node id ``i + 1``. Every
     node is watched but those a test stopped, killed or paused on purpose."""
@@ -124,22 +136,24 @@ class LocalCluster(BrokerBase):
 
     def live_brokers(self) -> set[int]:
         """Broker ids in the metadata that a running, unpaused node serves."""
+        return listed_brokers(self._admin_of_running_nodes())
+
+    def _admin_of_running_nodes(self) -> Any:
         from confluent_kafka.admin import AdminClient
 
         addresses = ",".join(node.bootstrap_servers for node in self.nodes
                              if node.node_id not in self.stopped)
         settings: dict[str, Any] = {"bootstrap.servers": addresses, "logger": QUIET_LOGGER}
-        admin = AdminClient(settings)
-        try:
-            return set(admin.list_topics(timeout=2).brokers)
-        except Exception:
-            return set()
+        return AdminClient(settings)
 
     def wait_for_brokers(self, expected: set[int], timeout: float = 30.0) -> None:
         """Wait until the cluster's metadata lists exactly ``expected``."""
-        wait_for(lambda: self.live_brokers() == expected, timeout,
+        # One client for the whole wait: a fresh one each time costs every node a
+        # connection, which a cluster busy with a fault can spare least.
+        admin = self._admin_of_running_nodes()
+        wait_for(lambda: listed_brokers(admin) == expected, timeout,
                  f"the cluster's metadata to list brokers {sorted(expected)}",
-                 lambda: sorted(self.live_brokers()))
+                 lambda: sorted(listed_brokers(admin)), interval=BROKER_POLL_INTERVAL)
 
     def _without(self, node_id: int) -> set[int]:
         self.stopped.add(node_id)

@@ -46,10 +46,15 @@ LOG = logging.getLogger(__name__)
 Report = Callable[[str], None]
 StatusFactory = Callable[[str], AbstractContextManager[Report]]
 
-# A small heap and one GC thread suit a 2-core test machine. Stopping at the C1 compiler
-# would start faster still, but slow the broker down for the benchmarks.
+# A small heap and one GC thread suit a 2-core test machine.
 JVM_FLAGS = ("-Xms128m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
              "-Djava.awt.headless=true")
+# ``--kafka-jit``. A test broker lives for seconds or minutes: C2 compiling each code path
+# a test wakes (transactions, a restart's recovery, group coordination) cost more CPU
+# than its faster code saves. On a three-node cluster through a killed leader and a killed
+# transaction coordinator, C1 alone took 45 CPU-s and 35 s, C2 as well 79 CPU-s and 49 s.
+# Throughput benchmarks run long enough for C2 to pay.
+COMPILER_FLAGS = {"quick": ("-XX:TieredStopAtLevel=1",), "full": ()}
 
 
 # Formatted storage is made once and copied (see ``_formatted_template``); every node of
@@ -253,7 +258,8 @@ class KraftNode(LoopbackBroker):
 
     @property
     def class_archive(self) -> Path:
-        """Where this Java and class path keep their class-data-sharing archive."""
+        """Where this Java and class path keep their class-data-sharing archive (the same
+        for either JIT: the archive holds classes, not compiled code)."""
         assert self.distribution is not None
         identity = f"{self.distribution.java}|{self.distribution.classpath}|{JVM_FLAGS}"
         digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
@@ -281,7 +287,8 @@ class KraftNode(LoopbackBroker):
         assert self.distribution is not None and self.data_dir is not None
         command = self.distribution.command(
             "kafka.Kafka", str(self.data_dir / "server.properties"),
-            jvm_flags=(*JVM_FLAGS, f"-Xmx{self.config.heap}", *self._class_sharing_flags()),
+            jvm_flags=(*JVM_FLAGS, *COMPILER_FLAGS[self.config.jit], f"-Xmx{self.config.heap}",
+                       *self._class_sharing_flags()),
         )
         self._log = self.log_path.open("a")
         self.process = BrokerProcess(command, self.port, self._log, self.config.start_timeout,

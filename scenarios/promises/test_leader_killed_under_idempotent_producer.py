@@ -23,7 +23,7 @@ from pytest_kafka_lab.backends.cluster import LocalCluster
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.readers import read_topic
 from pytest_kafka_lab.readiness import CLIENT_LOGGER
-from pytest_kafka_lab.topics import create_topic, delete_topics
+from pytest_kafka_lab.topics import create_new_topic, create_topic, delete_topics
 from pytest_kafka_lab.waiting import wait_for
 
 MESSAGES = 10000
@@ -62,8 +62,7 @@ def topic_led_by(admin: AdminClient, leader: int, brokers: set[int]) -> str:
     preferred leader, and so its first)."""
     topic = unique_name("replicated")
     replicas = [leader, *sorted(brokers - {leader})]
-    admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[replicas])],
-                        operation_timeout=30)[topic].result(30)
+    create_new_topic(admin, NewTopic(topic, num_partitions=1, replica_assignment=[replicas]))
     wait_for(lambda: leader_of(admin, topic) == leader, 30, f"broker {leader} to lead {topic}",
              lambda: leader_of(admin, topic))
     return topic

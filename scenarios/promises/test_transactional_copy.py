@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -49,6 +50,11 @@ BATCH = 40
 # copier under load does, instead of working the backlog off forty at a time.
 BATCH_UNDER_FAULT = 200
 PROTOCOLS = ["classic", "consumer"]
+# Input through the coordinator's death: fifty records a second, a few per transaction.
+FEED_INTERVAL = 0.02
+# The committed offsets are asked of the broker through a fresh client: five times a
+# second, so that the waiting does not load the brokers that the copy needs.
+BROKER_POLL_INTERVAL = 0.2
 HUNG_AFTER = 15.0  # a live copier commits several transactions a second
 OVERTAKEN = 3  # commits of its peer, through the same fault, while a copier's stands
 ShortSessions = Callable[[Any, str, str], dict[str, Any]]
@@ -86,7 +92,8 @@ class Copy:
             return committed_offsets(self.broker, self.spec["group"], self.source)
 
         copier.wait_for_event(lambda _: committed() == ends, 90,
-                              f"the group to commit the input's end {ends}")
+                              f"the group to commit the input's end {ends}",
+                              interval=BROKER_POLL_INTERVAL)
 
     def input(self) -> list[bytes]:
         return [record.value or b"" for record in read_topic(self.broker, self.source,
@@ -208,7 +215,7 @@ def feed_steadily(cluster: LocalCluster, topic: str, stop: threading.Event) -> N
     """Input every few milliseconds until ``stop``: the copy goes on through the fault."""
     producer = Producer(cluster.client_config(**{"acks": "all", "enable.idempotence": True,
                                                  "logger": CLIENT_LOGGER}))
-    produce_until(stop, producer, topic, first=RECORDS)
+    produce_until(stop, producer, topic, first=RECORDS, interval=FEED_INTERVAL)
     assert producer.flush(60) == 0, "input still unacknowledged after 60 s"
 
 
@@ -228,11 +235,11 @@ def committing_again(job: Copy, copier: ReportingProcess, peer: ReportingProcess
     ``send_offsets_to_transaction``, which waits forever on a group coordinator that left
     the metadata, past its own timeout (librdkafka issues 5511 and 5456, open in 2.16),
     or in ``commit_transaction`` waiting on its last records. It is seen hung when its
-    ``peer`` (the other protocol's copier, through the same fault) commits ``OVERTAKEN``
-    transactions while its own commit stands, or when it commits nothing for
-    ``HUNG_AFTER`` seconds. It is SIGKILLed and a successor with its ``transactional.id``
-    takes over, as an operator would: the promise checked after is Kafka's, and must hold
-    across that too.
+    commit has stood ``HUNG_AFTER`` seconds while its ``peer`` (the other protocol's
+    copier, through the same fault) committed ``OVERTAKEN`` transactions, or when it
+    commits nothing for ``HUNG_AFTER`` seconds after the cluster is whole again. It is
+    SIGKILLed and a successor with its ``transactional.id`` takes over, as an operator
+    would: the promise checked after is Kafka's, and must hold across that too.
     """
     if three_more_commits(copier, peer, awaited):
         return copier
@@ -264,21 +271,26 @@ def three_more_commits(copier: ReportingProcess, peer: ReportingProcess | None,
 
 
 def overtaken(events: list[dict[str, Any]], peer: ReportingProcess) -> bool:
-    """Whether the copier of ``events`` is still committing a transaction while ``peer``
-    committed ``OVERTAKEN`` of its own."""
+    """Whether the copier of ``events`` has been committing a transaction for
+    ``HUNG_AFTER`` seconds while ``peer`` committed ``OVERTAKEN`` of its own.
+
+    Both, because a commit begun before the kill rightly waits out the fencing, the
+    restart and the new coordinator (up to 10 s measured), while a peer that began later
+    may commit several in that time."""
     ends = [event for event in events
             if event["kind"] in ("committing", "committed", "aborted")]
     if not ends or ends[-1]["kind"] != "committing":
         return False
     since = ends[-1]["time"]
-    return len([event for event in peer.of("committed") if event["time"] > since]) \
-        >= OVERTAKEN
+    return time.time() - since >= HUNG_AFTER and \
+        len([event for event in peer.of("committed") if event["time"] > since]) >= OVERTAKEN
 
 
 def hung(copier: ReportingProcess, peer: ReportingProcess | None) -> str:
     """How the copier was seen hung, for the warning."""
     if peer is not None and overtaken(copier.events, peer):
-        return f"still committing while the other copier committed {OVERTAKEN} transactions"
+        return (f"committing for {HUNG_AFTER:.0f}s while the other copier committed "
+                f"{OVERTAKEN} transactions")
     return f"nothing committed for {HUNG_AFTER:.0f}s"
 
 
