@@ -180,6 +180,16 @@ def test_grading_class_one_full_submission(benchmark: Any, tmp_path: Path) -> No
     benchmark.pedantic(kafka_lab_grade, args=(tmp_path / "book", one), rounds=1, iterations=1)
 
 
+def test_grading_class_one_full_submission_split_with_j2(benchmark: Any, tmp_path: Path
+                                                          ) -> None:
+    """``kafka-lab grade -j 2`` of one full submission: its exercises split over two
+    workers, each on a broker of its own (target: 15 s at most)."""
+    benchmark.group = "grading a class"
+    (one,) = copies_of_the_reference(tmp_path, 1)
+    benchmark.pedantic(kafka_lab_grade, args=(tmp_path / "book", "-j", "2", one), rounds=1,
+                       iterations=1)
+
+
 def test_grading_class_six_with_j2(benchmark: Any, tmp_path: Path) -> None:
     """``kafka-lab grade -j 2`` of six copies of the reference: the target is at most 3.5
     times one submission's time."""

@@ -154,7 +154,10 @@ class BrokerHolder:
 
     def worker_input(self) -> dict[str, str]:
         """What each xdist worker needs to use this (the controller's) broker, or to fail
-        as its start did."""
+        as its start did; nothing when the run said its workers need no shared broker
+        (``WORKERS_NEED_NO_BROKER``: a worker asked for one then starts its own)."""
+        if self.pytest_config is not None and WORKERS_NEED_NO_BROKER in self.pytest_config.stash:
+            return {}
         try:
             return handover(self.get())
         except Exception as error:
@@ -182,6 +185,10 @@ class BrokerHolder:
 
 
 HOLDER = pytest.StashKey[BrokerHolder]()
+# Set (to why) by a plugin whose xdist workers bring brokers of their own, so that the
+# controller does not start one for them to share (the grading plugin, grading a
+# submission: each worker needs a broker of its own for the course's fixed names).
+WORKERS_NEED_NO_BROKER = pytest.StashKey[str]()
 
 
 def holder_of(config: pytest.Config) -> BrokerHolder:

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import pytest
 
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.grading.class_grading import workers_per_submission
 from pytest_kafka_lab.grading.class_list import Shard, class_list
 from pytest_kafka_lab.grading.course import EXERCISE_FILES, course_dir
 from pytest_kafka_lab.grading.gradebook import (
@@ -41,6 +43,7 @@ from pytest_kafka_lab.waiting import wait_for
 
 KAFKA_LAB = Path(sys.executable).with_name("kafka-lab")
 EX1 = course_dir() / "reference" / "exercise_producer.py"
+EX4 = course_dir() / "reference" / "exercise_exactly_once.py"
 # Exercise 1's file, made to hang: its run lasts until a deadline stops it.
 HANGS = "import time\n\ntime.sleep(600)\n"
 
@@ -49,14 +52,16 @@ HANGS = "import time\n\ntime.sleep(600)\n"
 
 
 def make_class(root: Path, **folders: str) -> list[Path]:
-    """Submission folders under ``root``: ``ex1`` (the reference's exercise 1), ``hangs``
-    (an exercise 1 that never ends) or ``empty``."""
+    """Submission folders under ``root``: ``ex1`` (the reference's exercise 1), ``ex1+ex4``
+    (and its exercise 4), ``hangs`` (an exercise 1 that never ends) or ``empty``."""
     made = []
     for name, kind in folders.items():
         folder = root / name
         folder.mkdir(parents=True)
-        if kind == "ex1":
+        if kind.startswith("ex1"):
             shutil.copy(EX1, folder)
+        if kind == "ex1+ex4":
+            shutil.copy(EX4, folder)
         elif kind == "hangs":
             (folder / EX1.name).write_text(HANGS)
         made.append(folder)
@@ -268,6 +273,46 @@ def test_two_at_a_time_each_on_a_broker_of_its_own_and_nothing_left(
     assert page.count("### Kafka lab") == 1, page
     assert [line.split(" | ")[0] for line in page.splitlines()[4:]] == [
         "| ann", "| ben", "| cal", "| dee"], page
+
+
+def test_fewer_submissions_than_jobs_are_split_over_workers_with_brokers_of_their_own(
+    tmp_path: Path, grade_env: dict[str, str], jvms: Any, live_gradings: list[LiveGrading],
+) -> None:
+    """``-j 2`` and one submission: its exercises are graded side by side, each on a broker
+    of its worker's own (and none started for the run's controller), rather than one after
+    the other while a slot idles."""
+    make_class(tmp_path, ann="ex1+ex4")
+    grading = LiveGrading("-j", "2", "ann", "--out", "book", cwd=tmp_path, env=grade_env)
+    live_gradings.append(grading)
+    seen: set[tuple[int, int]] = set()  # (broker pid, its parent's pid), all run long
+    at_once = 0
+    while grading.process.poll() is None:
+        now = {(jvm.pid, jvm.ppid()) for jvm in jvms.under(grading.process.pid)}
+        seen |= now
+        at_once = max(at_once, len(now))
+        time.sleep(0.1)  # a sample ten times a second: the brokers live for seconds
+    assert grading.finish() == 0, grading.output()
+    assert at_once == 2, f"brokers at once: {at_once} (all seen: {sorted(seen)})"
+    parents = {parent for _, parent in seen}
+    assert len(seen) == 2, f"expected a broker under each of two workers only: {sorted(seen)}"
+    assert len(parents) == 2, f"one process started both brokers: {sorted(seen)}"
+    [grade] = json.loads((tmp_path / "book.json").read_text())
+    assert {key: exercise["status"] for key, exercise in grade["exercises"].items()
+            if exercise["status"] != "missing"} == {"ex1": "passed", "ex4": "passed"}, grade
+    assert grade["broker"] == "2 of its own (pytest -n 2)"
+    jvms.wait_gone([psutil.Process(pid) for pid, _ in seen if psutil.pid_exists(pid)])
+
+
+def test_split_only_where_slots_are_spare_and_brokers_local() -> None:
+    local = LabConfig()
+    assert workers_per_submission(local, jobs=2, submissions=1) == 2
+    assert workers_per_submission(local, jobs=4, submissions=2) == 2
+    assert workers_per_submission(local, jobs=12, submissions=1) == len(EXERCISE_FILES)
+    assert workers_per_submission(local, jobs=2, submissions=2) == 1
+    assert workers_per_submission(local, jobs=1, submissions=1) == 1
+    assert workers_per_submission(local.replace(brokers=3), jobs=2, submissions=1) == 1
+    external = LabConfig(backend="external", bootstrap="localhost:9092")
+    assert workers_per_submission(external, jobs=2, submissions=1) == 1
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])

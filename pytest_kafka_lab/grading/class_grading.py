@@ -9,11 +9,16 @@ nothing of the one before. A broker whose run overran the wall-clock limit is st
 (a fresh one takes its place if submissions remain): whatever the killed run left behind,
 members and open transactions, goes with it.
 
+With fewer submissions than slots (one submission and ``-j 2``, say), the spare slots are
+not left idle: each submission's exercises are split over ``-j`` ÷ submissions pytest-xdist
+workers, each grading on a local broker of its own (``workers_per_submission``).
+
 Nothing outlives the command: Ctrl-C or a crash stops every pytest run, then every broker.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -26,6 +31,7 @@ from pytest_kafka_lab.backends import KafkaBroker, broker_for
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.grading.class_list import Submission
 from pytest_kafka_lab.grading.class_progress import ClassProgress
+from pytest_kafka_lab.grading.course import EXERCISE_FILES
 from pytest_kafka_lab.grading.gradebook import Grade, Gradebook
 from pytest_kafka_lab.grading.submission_run import (
     GradingCancelled,
@@ -51,6 +57,25 @@ def refusal_of_jobs(config: LabConfig, jobs: int) -> str | None:
         return (f"-j {jobs} starts {jobs} brokers, which cannot all listen on --kafka-port "
                 f"{config.port}: leave the port out (each takes a free one), or use -j 1")
     return None
+
+
+def workers_per_submission(config: LabConfig, jobs: int, submissions: int) -> int:
+    """Over how many pytest-xdist workers each submission's exercises are split: the slots
+    that fewer submissions than ``jobs`` leave spare, on local single-node brokers (one a
+    worker) and where pytest-xdist is installed; else one, on the slot's broker."""
+    if (submissions >= jobs or config.backend != "local" or config.brokers != 1
+            or importlib.util.find_spec("xdist") is None):
+        return 1
+    return min(jobs // max(submissions, 1), len(EXERCISE_FILES))
+
+
+def local_broker_options(config: LabConfig) -> tuple[str, ...]:
+    """The ``--kafka-*`` options a run's workers start their local brokers with."""
+    options = ["--kafka-heap", config.heap, "--kafka-jit", config.jit,
+               "--kafka-start-timeout", f"{config.start_timeout:g}"]
+    for key, value in config.broker_properties:
+        options += ["--kafka-broker-properties", f"{key}={value}"]
+    return tuple(options)
 
 
 class BrokerSlots(AbstractContextManager["BrokerSlots"]):
@@ -102,7 +127,7 @@ class ClassGrading:
     jobs: int = 1
 
 
-def graded_safely(submission: Submission, bootstrap: str, settings: RunSettings,
+def graded_safely(submission: Submission, bootstrap: str | None, settings: RunSettings,
                   runs: Runs) -> Grade:
     """``grade_submission``, with a crash of the grader itself kept to this row."""
     try:
@@ -112,7 +137,7 @@ def graded_safely(submission: Submission, bootstrap: str, settings: RunSettings,
     except Exception as error:
         LOG.exception("grading %s crashed", submission.name)
         return {"name": submission.name, "submission": str(submission.folder),
-                "broker": bootstrap, "exercises": {},
+                "broker": bootstrap or settings.own_brokers(), "exercises": {},
                 "error": f"the grader crashed on this submission: {error!r}"}
 
 
@@ -125,7 +150,7 @@ class ClassGrader:
         self.grading, self.book, self.progress = grading, book, progress
         self.slots, self.pool, self.runs = slots, pool, runs
         self.pending = deque(grading.submissions)
-        self.running: dict[Future[Grade], tuple[Submission, KafkaBroker]] = {}
+        self.running: dict[Future[Grade], tuple[Submission, KafkaBroker | None]] = {}
         self.grades: list[Grade] = []
 
     def run(self) -> list[Grade]:
@@ -137,14 +162,21 @@ class ClassGrader:
     def start_while_brokers_allow(self) -> None:
         """Give each idle broker a submission, starting brokers up to ``jobs``: one by
         one, while the first ones already grade."""
+        if self.grading.settings.workers > 1:  # fewer than the slots: all at once
+            while self.pending:
+                self.start(self.pending.popleft(), None)
+            return
         slots = self.slots
         while self.pending and (slots.idle or len(slots.started) < self.grading.jobs):
             broker = slots.idle.pop() if slots.idle else slots.add()
-            submission = self.pending.popleft()
-            self.progress.started(submission.name)
-            future = self.pool.submit(graded_safely, submission, broker.bootstrap_servers,
-                                      self.grading.settings, self.runs)
-            self.running[future] = (submission, broker)
+            self.start(self.pending.popleft(), broker)
+
+    def start(self, submission: Submission, broker: KafkaBroker | None) -> None:
+        self.progress.started(submission.name)
+        future = self.pool.submit(graded_safely, submission,
+                                  broker.bootstrap_servers if broker else None,
+                                  self.grading.settings, self.runs)
+        self.running[future] = (submission, broker)
 
     def collect_finished(self) -> None:
         done, _ = wait(self.running, return_when=FIRST_COMPLETED)
@@ -154,6 +186,8 @@ class ClassGrader:
             self.grades.append(grade)
             self.book.add(grade)
             self.progress.finished(submission.name, grade)
+            if broker is None:  # its run's own brokers ended with it
+                continue
             if grade.get("timed_out"):
                 self.slots.retire(broker)
             else:

@@ -49,6 +49,11 @@ EXERCISE_FILES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The order in which a grading split over workers hands the exercises out: longest first
+# (as the reference takes them: ex6 about 5 s, ex3, ex5, ex2 and ex4 about 2 s, ex1 1 s).
+LONGEST_FIRST = ("ex6", "ex3", "ex5", "ex2", "ex4", "ex1")
+
+
 def course_dir() -> Path:
     """Where the course's exercise checks are: ``scenarios/`` of a checkout (an editable
     install maps it), or the ``pytest_kafka_lab/course`` folder of an installed wheel."""

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from pytest_kafka_lab.config import OPTIONS, LabConfig, build_config, positive_number
-from pytest_kafka_lab.grading.class_grading import ClassGrading, grade_class, refusal_of_jobs
+from pytest_kafka_lab.grading.class_grading import (
+    ClassGrading,
+    grade_class,
+    local_broker_options,
+    refusal_of_jobs,
+    workers_per_submission,
+)
 from pytest_kafka_lab.grading.class_list import Shard, Submission, class_list, parse_shard
 from pytest_kafka_lab.grading.class_progress import LiveBar, class_progress
 from pytest_kafka_lab.grading.course import course_dir
@@ -23,6 +29,7 @@ DESCRIPTION = """Grade submission folders into a gradebook (.csv and .json).
 
     kafka-lab grade DIR...                       the class, one at a time, on one broker
     kafka-lab grade -j 4 DIR...                  four at once, each on a broker of its own
+    kafka-lab grade -j 2 DIR                     one, its exercises split over two workers
     kafka-lab grade --shard 2/3 DIR...           the second of three slices of the class
     kafka-lab grade --merge book-*.json --out gradebook    the slices' gradebooks as one
 
@@ -70,7 +77,9 @@ def add_grade_parser(commands: Any) -> None:
     grade.add_argument("submissions", nargs="*", type=Path, metavar="DIR",
                        help="submission folders (named by folder name; see --shard)")
     grade.add_argument("-j", "--jobs", type=positive_int, default=1, metavar="N",
-                       help="grade N submissions at once, each on a broker of its own")
+                       help="grade N submissions at once, each on a broker of its own; "
+                       "fewer than N submissions are each split over the spare slots "
+                       "(pytest-xdist workers, a broker each)")
     grade.add_argument("--shard", type=parse_shard, metavar="K/N",
                        help="grade only the K-th of N slices of the class (sorted by folder "
                        "name): every N-th submission from the K-th")
@@ -166,7 +175,9 @@ def grading_of(args: argparse.Namespace) -> ClassGrading:
     limit = args.submission_timeout or RUNS_PER_SUBMISSION * args.timeout
     settings = RunSettings(scenarios_folder(args), args.timeout, limit,
                            inner_options(args, config),
-                           step_summary_per_run=len(submissions) == 1)
+                           step_summary_per_run=len(submissions) == 1,
+                           workers=workers_per_submission(config, args.jobs, len(submissions)),
+                           broker_args=local_broker_options(config))
     return ClassGrading(submissions, settings, config, args.jobs)
 
 

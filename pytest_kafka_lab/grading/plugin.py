@@ -16,6 +16,7 @@ import ast
 import functools
 import json
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from pytest_kafka_lab.distribution import resolve_distribution
 from pytest_kafka_lab.grading import confinement
 from pytest_kafka_lab.grading.course import (
     EXERCISE_FILES,
+    LONGEST_FIRST,
     BrokerWarmUp,
     course_dir,
     reset_course,
@@ -50,6 +52,7 @@ from pytest_kafka_lab.grading.report import (
 )
 from pytest_kafka_lab.grading.sandbox import Sandbox
 from pytest_kafka_lab.grading.verdicts import SubmissionError
+from pytest_kafka_lab.lifecycle import WORKERS_NEED_NO_BROKER
 from pytest_kafka_lab.progress import status
 from pytest_kafka_lab.readers import client_config
 
@@ -84,6 +87,9 @@ def pytest_configure(config: pytest.Config) -> None:
                             "names (on lab_broker, which is a worker's own under xdist)")
     run_timeout(config)  # a bad value is a usage error before anything runs
     config.stash[GRADE] = Grade(str(submission_folder(config)))
+    if option(config, "submission"):
+        # Only the exercises' checks run, each worker on a lab broker of its own.
+        config.stash[WORKERS_NEED_NO_BROKER] = "grading a submission"
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(GradeRecorder(config, course_points(config)),
                                       "kafka-lab-grade-recorder")
@@ -240,9 +246,18 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return shared if shared == ONE_CLUSTER else f"{path}::{shared}"
 
         def _assign_work_unit(self, node: Any) -> None:
-            if ONE_CLUSTER in self.workqueue:
-                self.workqueue.move_to_end(ONE_CLUSTER, last=False)
+            # Longest first, so that no long unit starts last while the other worker idles.
+            for scope in sorted(self.workqueue, key=self._rank, reverse=True):
+                self.workqueue.move_to_end(scope, last=False)
             super()._assign_work_unit(node)
+
+        def _rank(self, scope: str) -> int:
+            """Lower goes first: the cluster's tests, then the exercises, longest first."""
+            if scope == ONE_CLUSTER:
+                return -1
+            exercise = exercise_of(config.rootpath / scope.partition("::")[0])
+            return LONGEST_FIRST.index(exercise) if exercise in LONGEST_FIRST \
+                else len(LONGEST_FIRST)
 
         def _reschedule(self, node: Any) -> None:
             # pytest-xdist tops a worker up while it has two tests left; a worker holds
@@ -297,6 +312,16 @@ def module_scope(decorator: ast.expr) -> bool:
     return isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "fixture" \
         and any(keyword.arg == "scope" and isinstance(keyword.value, ast.Constant)
                 and keyword.value.value == "module" for keyword in decorator.keywords)
+
+
+@functools.lru_cache
+def exercise_of(module: Path) -> str | None:
+    """The exercise a test module's checks grade (its ``exercise`` marker's id), if any."""
+    try:
+        found = re.search(r"pytest\.mark\.exercise\(\s*[\"'](\w+)[\"']", module.read_text())
+    except OSError:
+        return None
+    return found.group(1) if found else None
 
 
 @functools.lru_cache

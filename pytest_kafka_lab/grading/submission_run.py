@@ -46,6 +46,14 @@ class RunSettings:
     # A class's runs leave GitHub's job summary to the command (one gradebook table, not a
     # table per submission); a single submission's run writes its own, checks and all.
     step_summary_per_run: bool = True
+    # More than one: the run's exercises are split over this many pytest-xdist workers,
+    # each grading on a local broker of its own started with ``broker_args``.
+    workers: int = 1
+    broker_args: tuple[str, ...] = ()
+
+    def own_brokers(self) -> str:
+        """The ``broker`` of a grade whose run started its own."""
+        return f"{self.workers} of its own (pytest -n {self.workers})"
 
     def environment(self) -> dict[str, str]:
         if self.step_summary_per_run:
@@ -53,14 +61,17 @@ class RunSettings:
         return {name: value for name, value in os.environ.items()
                 if name != "GITHUB_STEP_SUMMARY"}
 
-    def command(self, submission: Path, report: Path, bootstrap: str) -> list[str]:
+    def command(self, submission: Path, report: Path, bootstrap: str | None) -> list[str]:
+        """The pytest run of ``submission``: on the broker at ``bootstrap``, or (None) split
+        over ``workers`` with brokers of their own."""
         scenarios = self.scenarios.resolve()
+        brokers = (["--kafka-bootstrap", bootstrap] if bootstrap is not None
+                   else ["-n", str(self.workers), *self.broker_args])
         return [sys.executable, "-P", "-m", "pytest_kafka_lab.grading.pytest_child",
                 str(scenarios), "-q", "-p", "no:cacheprovider", "-c", os.devnull,
                 "--rootdir", str(scenarios), "--confcutdir", str(scenarios),
                 "--lab-submission", str(submission), "--lab-report", str(report),
-                "--lab-timeout", str(self.run_timeout), "--kafka-bootstrap", bootstrap,
-                *self.extra_args]
+                "--lab-timeout", str(self.run_timeout), *brokers, *self.extra_args]
 
 
 class Runs:
@@ -133,10 +144,11 @@ def tail(path: Path) -> str:
     return ""
 
 
-def grade_submission(submission: Submission, bootstrap: str, settings: RunSettings,
+def grade_submission(submission: Submission, bootstrap: str | None, settings: RunSettings,
                      runs: Runs) -> Grade:
-    """The grade of ``submission`` on the broker at ``bootstrap``: its ``--lab-report``, or
-    an ``error`` grade when the run wrote none or overran the wall-clock limit."""
+    """The grade of ``submission`` on the broker at ``bootstrap`` (None: on its workers'
+    own, see ``RunSettings.workers``): its ``--lab-report``, or an ``error`` grade when the
+    run wrote none or overran the wall-clock limit."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kafka-lab-grade-") as scratch:
         report, output = Path(scratch) / "grade.json", Path(scratch) / "pytest.log"
@@ -155,7 +167,8 @@ def grade_submission(submission: Submission, bootstrap: str, settings: RunSettin
         if runs.cancelled.is_set():
             raise GradingCancelled
         grade = read_report(report, output, overran, settings.submission_limit)
-    grade.update(name=submission.name, submission=str(submission.folder), broker=bootstrap,
+    grade.update(name=submission.name, submission=str(submission.folder),
+                 broker=bootstrap or settings.own_brokers(),
                  seconds=round(time.monotonic() - started, 1))
     return grade
 
