@@ -33,7 +33,9 @@ OUTPUT_LIMIT = 256 * 1024  # a submission that floods its output is read this fa
 # What a graded run's consumers get where they leave it unset (see
 # ``instrument.consumer_defaults``): a member hears of a rebalance at its next heartbeat,
 # and librdkafka's default of 3 s made the rebalances of exercise 3 wait 9 s; it sees a
-# topic created after it subscribed at its next metadata refresh, 2 s in exercise 2.
+# topic created after it subscribed at its next metadata refresh, 2 s in exercise 2; and
+# the end of a partition (``enable.partition.eof``) when an empty fetch returns, 500 ms
+# after the last record, twice in exercise 4.
 CONSUMER_TEST_SETTINGS = {"heartbeat.interval.ms": 500, "fetch.wait.max.ms": 100,
                           "topic.metadata.refresh.interval.ms": 500}
 
