@@ -107,3 +107,38 @@ def test_tests_sharing_a_module_fixture_or_the_cluster_stay_on_one_worker(
     assert len(cluster) == 1, f"the cluster's tests ran on {cluster}"
     free = {workers[name] for name in workers if name.startswith("free")}
     assert free == {"gw0", "gw1"}, f"the independent tests ran on {free} only"
+
+
+ORDERED = '''
+import pathlib
+import pytest
+
+def record(name):
+    with pathlib.Path("order.txt").open("a") as order:
+        order.write(name + "\\n")
+
+{marker}
+
+@pytest.mark.parametrize("n", range(3))
+def test_in_turn(n):
+    record("{module}-" + str(n))
+'''
+
+
+def test_the_longest_exercise_goes_first_and_the_rest_keep_their_order(
+    lab_pytester: pytest.Pytester,
+) -> None:
+    """On one worker, so the order is the scheduler's alone: the exercise that takes
+    longest (ex6) before a short one (ex1), then tests of no exercise, as collected."""
+    for module, marker in (("test_a", ""), ("test_b", 'pytestmark = pytest.mark.exercise('
+                                            '"ex1", "short")'),
+                           ("test_c", 'pytestmark = pytest.mark.exercise("ex6", "long")'),
+                           ("test_d", "")):
+        lab_pytester.makepyfile(**{module: ORDERED.format(marker=marker, module=module)})
+    result = lab_pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "1",
+                                               timeout=INNER_TIMEOUT)
+    result.assert_outcomes(passed=12)
+    ran = (lab_pytester.path / "order.txt").read_text().split()
+    expected = [f"{module}-{n}" for module in ("test_c", "test_b", "test_a", "test_d")
+                for n in range(3)]
+    assert ran == expected

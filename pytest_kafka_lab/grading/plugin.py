@@ -246,8 +246,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return shared if shared == ONE_CLUSTER else f"{path}::{shared}"
 
         def _assign_work_unit(self, node: Any) -> None:
-            # Longest first, so that no long unit starts last while the other worker idles.
-            for scope in sorted(self.workqueue, key=self._rank, reverse=True):
+            # Longest first, so that no long unit starts last while the other worker idles;
+            # units of one rank keep their order (a module's tests run as written).
+            for scope in reversed(sorted(self.workqueue, key=self._rank)):
                 self.workqueue.move_to_end(scope, last=False)
             super()._assign_work_unit(node)
 
