@@ -134,11 +134,8 @@ class LocalCluster(BrokerBase):
     def node(self, node_id: int) -> KraftNode:
         return self.nodes[node_id - 1]
 
-    def live_brokers(self) -> set[int]:
-        """Broker ids in the metadata that a running, unpaused node serves."""
-        return listed_brokers(self._admin_of_running_nodes())
-
     def _admin_of_running_nodes(self) -> Any:
+        """A client that asks the nodes a test has not stopped, killed or paused."""
         from confluent_kafka.admin import AdminClient
 
         addresses = ",".join(node.bootstrap_servers for node in self.nodes
