@@ -21,7 +21,7 @@ from pytest_kafka_lab.backends.local import LocalBroker
 from pytest_kafka_lab.config import JIT_MODES, LabConfig, build_config
 from pytest_kafka_lab.distribution import KAFKA_VERSION, resolve_distribution
 from pytest_kafka_lab.exceptions import KafkaLabError
-from pytest_kafka_lab.grading.grade_command import add_grade_parser
+from pytest_kafka_lab.grading.class_runner.grade_command import add_grade_parser
 from pytest_kafka_lab.progress import status
 from pytest_kafka_lab.tools import TOOL_CLASSES, tool_command
 

@@ -52,70 +52,6 @@ SEQUENCE = [(FIRST, False), (SAME_CUSTOMER, False), (FIRST, False), (FAILING, Tr
             (FAILING, False)]
 STEP_FIRST, STEP_SAME_CUSTOMER, STEP_REDELIVERED, STEP_FAILED, STEP_RETRIED = range(5)
 
-DRIVER = '''"""The grader's driver for exercise 4: payments handed to process_payment in order."""
-
-import exercise_exactly_once as exercise
-
-FIELDS = ("amount", "customer")
-
-
-class ProcessingFailed(RuntimeError):
-    pass
-
-
-class FailingPayment(dict):
-    """A payment whose processing fails: the first read of its amount or customer raises."""
-
-    failed = False
-
-    def _use(self, key):
-        if key in FIELDS and not self.failed:
-            self.failed = True
-            raise ProcessingFailed("the payment service is down (failure injected by the grader)")
-
-    def __getitem__(self, key):
-        self._use(key)
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        self._use(key)
-        return super().get(key, default)
-
-    def __repr__(self):
-        self._use("amount")
-        return super().__repr__()
-
-    __str__ = __repr__
-
-
-marked = []
-original_mark = getattr(exercise, "mark_processed", None)
-
-
-def observed_mark(message_id, *args, **kwargs):
-    marked.append(str(message_id))
-    return original_mark(message_id, *args, **kwargs)
-
-
-if callable(original_mark):
-    exercise.mark_processed = observed_mark
-
-
-def replay(steps):
-    answers = []
-    for payment, fails in steps:
-        subject = FailingPayment(payment) if fails else dict(payment)
-        marked.clear()
-        answer = {"payment_id": payment["payment_id"]}
-        try:
-            answer["result"] = exercise.process_payment(subject)
-        except Exception as error:
-            answer["raised"] = repr(error)
-        answer["injected"] = fails and subject.failed
-        answer["marked"] = list(marked)
-        answers.append(answer)
-    return answers
-'''
 
 
 @dataclass(frozen=True)
@@ -167,13 +103,12 @@ class Evidence:
 
 
 @pytest.fixture(scope="module")
-def ex4(lab: ExerciseLab, tmp_path_factory: pytest.TempPathFactory) -> Evidence:
-    driver = tmp_path_factory.mktemp("ex4-driver") / "ex4_driver.py"
-    driver.write_text(DRIVER)
+def ex4(lab: ExerciseLab) -> Evidence:
     main = lab.sandbox.start_call(lab.submission, FILE, call="main",
                                   wrap={"process_payment": {"key": "payment_id"}})
-    replay = lab.sandbox.start_call(lab.submission, str(driver), call="replay",
-                                    args=[SEQUENCE])
+    # The grader's driver (``grading/inside/ex4_driver.py``).
+    replay = lab.sandbox.start_driver(lab.submission, "ex4_driver", call="replay",
+                                      args=[SEQUENCE])
     # Both started together: together they have one run's time.
     deadline = time.monotonic() + lab.timeout
     run = main.finish(lab.timeout)

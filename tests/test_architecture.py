@@ -12,14 +12,9 @@ PACKAGE = ROOT / "pytest_kafka_lab"
 PLUGINS = {"pytest_kafka_lab.plugin", "pytest_kafka_lab.grading.plugin"}
 BACKENDS = {f"pytest_kafka_lab.backends.{name}"
             for name in ("local", "cluster", "container", "external", "xdist_shared")}
-# Code that runs inside a student's process: it must load fast and touch nothing of the
-# grader's.
-IN_SUBMISSION = {"grading/instrument.py", "grading/runner.py", "grading/boundary.py",
-                 "grading/docker_shim.py", "grading/shim/sitecustomize.py"}
-IN_SUBMISSION_MAY_IMPORT = {
-    "pytest_kafka_lab.events", "pytest_kafka_lab.distribution", "pytest_kafka_lab.tools",
-    *(f"pytest_kafka_lab.{path.removesuffix('.py').replace('/', '.')}"
-      for path in IN_SUBMISSION)}
+# Code that runs inside a student's process: copied into the run's own library, where it
+# imports the standard library and its own folder (relatively) only.
+INSIDE = PACKAGE / "grading" / "inside"
 
 
 def imports_of(module: Path) -> set[str]:
@@ -69,10 +64,21 @@ def test_the_plugin_never_imports_the_grader() -> None:
     assert not {path: names for path, names in offenders.items() if names}
 
 
-def test_code_run_inside_a_submission_imports_only_what_it_may() -> None:
-    offenders = {path: imports_of(PACKAGE / path) - IN_SUBMISSION_MAY_IMPORT
-                 for path in IN_SUBMISSION}
+def test_code_run_inside_a_submission_imports_nothing_of_the_package() -> None:
+    offenders = {relative(path): imports_of(path) for path in sources(INSIDE)}
     assert not {path: names for path, names in offenders.items() if names}
+
+
+def test_the_grader_imports_of_the_inside_only_names_and_classes() -> None:
+    """The grader may read constants and the ``Boundary`` of the inside modules, whose
+    copies run in the student's process: nothing of the grader imports the other way."""
+    assert sources(INSIDE), "grading/inside holds the in-process code"
+    for path in sources(INSIDE):
+        tree = ast.parse(path.read_text())
+        relative_only = [node for node in ast.walk(tree)
+                         if isinstance(node, ast.ImportFrom) and node.level == 0
+                         and node.module and node.module.startswith("pytest_kafka_lab")]
+        assert not relative_only, relative(path)
 
 
 @pytest.mark.parametrize("module", ["grading/report.py", "events.py"])

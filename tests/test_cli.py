@@ -16,7 +16,7 @@ from pytest_kafka_lab.backends.base import free_port
 from pytest_kafka_lab.cli import main, parser
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.detached import load
-from pytest_kafka_lab.grading.grade_command import broker_config
+from pytest_kafka_lab.grading.class_runner.grade_command import broker_config
 
 
 def kafka_lab(*args: str, cache: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -28,15 +28,15 @@ import pytest
 
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.config import LabConfig
-from pytest_kafka_lab.grading.class_grading import workers_per_submission
-from pytest_kafka_lab.grading.class_list import Shard, class_list
-from pytest_kafka_lab.grading.course import EXERCISE_FILES, course_dir
-from pytest_kafka_lab.grading.gradebook import (
+from pytest_kafka_lab.grading.class_runner.class_grading import workers_per_submission
+from pytest_kafka_lab.grading.class_runner.class_list import Shard, class_list
+from pytest_kafka_lab.grading.class_runner.gradebook import (
     Gradebook,
     GradebookError,
     merge_gradebooks,
     write_gradebook,
 )
+from pytest_kafka_lab.grading.course import EXERCISE_FILES, course_dir
 from pytest_kafka_lab.processes import hear_ctrl_c
 from pytest_kafka_lab.readers import read_topic
 from pytest_kafka_lab.waiting import wait_for

@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading import confinement
-from pytest_kafka_lab.grading.sandbox import OUTPUT_LIMIT, Sandbox
+from pytest_kafka_lab.grading.course import course_dir
+from pytest_kafka_lab.grading.sandbox import OUTPUT_LIMIT, Sandbox, confinement
 from pytest_kafka_lab.grading.verdicts import SubmissionError, last_traceback, require_ran
 from pytest_kafka_lab.readers import read_topic
 from pytest_kafka_lab.topics import partitions_with_leaders
@@ -109,7 +109,7 @@ def test_the_environment_holds_no_secret_of_the_grader(
             print(f"{name}={value}")
     """)
     run = lab_sandbox.start_script(folder, "env.py").finish(30)
-    assert "secret" not in run.stdout
+    assert "ghp_secret" not in run.stdout and "also-secret" not in run.stdout
     names = {line.split("=", 1)[0] for line in run.stdout.splitlines()}
     assert "GITHUB_TOKEN" not in names
     assert "AWS_SECRET_ACCESS_KEY" not in names
@@ -348,21 +348,59 @@ def test_a_submission_uses_its_own_files_freely(lab_sandbox: Sandbox, tmp_path: 
     assert not run.of("outside-access")
 
 
-def test_the_graders_own_driver_beside_the_submission_may_be_imported(
+def test_the_graders_own_driver_imports_the_submission_from_the_run_library(
     lab_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     folder = submission(tmp_path, "exercise_exactly_once.py", """
         def process_payment(payment):
             return payment["amount"] > 0
     """)
-    driver = tmp_path / "driver" / "ex4_driver.py"
-    driver.parent.mkdir()
-    driver.write_text("import exercise_exactly_once as exercise\n\n"
-                      "def replay(payments):\n"
-                      "    return [exercise.process_payment(p) for p in payments]\n")
-    run = require_ran(lab_sandbox.start_call(folder, str(driver), call="replay",
-                                             args=[[{"amount": 5}, {"amount": 0}]]).finish(30))
-    assert run.of("returned")[0]["result"] == [True, False]
+    steps = [[{"payment_id": "p-1", "amount": 5, "customer": "C"}, False],
+             [{"payment_id": "p-2", "amount": 0, "customer": "C"}, False]]
+    run = require_ran(lab_sandbox.start_driver(folder, "ex4_driver", call="replay",
+                                               args=[steps]).finish(30))
+    answers = run.of("returned")[0]["result"]
+    assert [answer["result"] for answer in answers] == [True, False]
+
+
+ANSWERS_HUNT = """
+    import importlib.util, os, sys
+    import confluent_kafka
+    found = []
+    for name in ("pytest_kafka_lab", "pytest_kafka_lab.course.reference.{stem}"):
+        try:
+            found.append(repr(importlib.util.find_spec(name)))
+        except Exception as error:
+            found.append(type(error).__name__)
+    print("specs", found)
+    for path in {paths!r}:
+        try:
+            print("read", path, len(open(path).read()))
+        except OSError as error:
+            print("refused", path, error.errno)
+"""
+
+
+def test_a_run_can_neither_find_nor_read_the_course_answers(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The reference solutions and checks, wherever this package lies (here an editable
+    checkout), and the course's own code in the corpus: not importable, not readable.
+    Beside it, the control: the run's own file reads."""
+    reference = course_dir() / "reference" / "exercise_producer.py"
+    corpus = Path(__file__).parent / "submissions" / "course" / "exercise_producer.py"
+    checks = course_dir() / "test_ex1_producer.py"
+    paths = [str(reference), str(corpus), str(checks), "exercise_producer.py"]
+    folder = submission(tmp_path, "exercise_producer.py",
+                        ANSWERS_HUNT.format(stem="exercise_producer", paths=paths))
+    run = lab_sandbox.start_script(folder, "exercise_producer.py").finish(30)
+    assert run.exit_code == 0, run.stderr
+    assert "specs ['None', 'ModuleNotFoundError']" in run.stdout
+    for path in paths[:3]:
+        assert f"refused {path} 13" in run.stdout
+    assert "read exercise_producer.py" in run.stdout
+    named = {event["path"] for event in run.of("outside-access")}
+    assert {str(reference), str(corpus), str(checks)} <= named
 
 
 def test_without_landlock_runs_go_unconfined_and_say_so(

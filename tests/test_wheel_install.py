@@ -104,7 +104,7 @@ def test_the_wheel_holds_the_course_and_its_reference(wheel: Path) -> None:
         (1, "producer"), (2, "consumer"), (3, "scaling"), (4, "exactly_once"), (5, "dlq"),
         (6, "benchmark"))} <= course
     assert "pytest_kafka_lab/course/reference/exercise_producer.py" in course
-    assert "pytest_kafka_lab/grading/shim/sitecustomize.py" in names
+    assert "pytest_kafka_lab/grading/inside/startup.py" in names
     assert "pytest_kafka_lab/maven/pom.xml" in names
     # The promises test Kafka and the harness, not students: they stay in the repository.
     assert not [name for name in course if "promises" in name]

@@ -28,7 +28,6 @@ from confluent_kafka.admin import AdminClient
 from pytest_kafka_lab.backends import KafkaBroker, broker_for
 from pytest_kafka_lab.config import LabConfig, positive_number
 from pytest_kafka_lab.distribution import resolve_distribution
-from pytest_kafka_lab.grading import confinement
 from pytest_kafka_lab.grading.course import (
     EXERCISE_FILES,
     LONGEST_FIRST,
@@ -50,7 +49,7 @@ from pytest_kafka_lab.grading.report import (
     read_points,
     unknown_points,
 )
-from pytest_kafka_lab.grading.sandbox import Sandbox
+from pytest_kafka_lab.grading.sandbox import Sandbox, confinement
 from pytest_kafka_lab.grading.verdicts import SubmissionError
 from pytest_kafka_lab.lifecycle import WORKERS_NEED_NO_BROKER
 from pytest_kafka_lab.progress import status

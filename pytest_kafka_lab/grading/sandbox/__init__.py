@@ -21,13 +21,17 @@ from typing import Any
 
 from pytest_kafka_lab.distribution import Distribution
 from pytest_kafka_lab.events import Event, events_of
-from pytest_kafka_lab.grading import confinement
-from pytest_kafka_lab.grading.boundary import Boundary
-from pytest_kafka_lab.grading.docker_shim import CLASSPATH_VARIABLE, JAVA_VARIABLE
-from pytest_kafka_lab.grading.instrument import BOOTSTRAP_VARIABLE, CONSUMER_DEFAULTS_VARIABLE
+from pytest_kafka_lab.grading.inside.boundary import Boundary
+from pytest_kafka_lab.grading.inside.docker_shim import TOOLS_VARIABLE
+from pytest_kafka_lab.grading.inside.instrument import (
+    BOOTSTRAP_VARIABLE,
+    CONSUMER_DEFAULTS_VARIABLE,
+)
+from pytest_kafka_lab.grading.sandbox import confinement
+from pytest_kafka_lab.grading.sandbox.read_set import DEVICES, read_set
+from pytest_kafka_lab.grading.sandbox.run_library import build_run_library
 from pytest_kafka_lab.processes import ReportingProcess, die_with_parent, kill_group
 
-SHIM = Path(__file__).parent / "shim"
 RUN_MARKER = "KAFKA_LAB_RUN"
 OUTPUT_LIMIT = 256 * 1024  # a submission that floods its output is read this far
 # What a graded run's consumers get where they leave it unset (see
@@ -142,13 +146,10 @@ class Sandbox:
         self.bootstrap = bootstrap
         self.distribution = distribution
         self.root = root or Path(tempfile.mkdtemp(prefix="kafka-lab-grading-"))
-        self.bin = self.root / "bin"
-        self.bin.mkdir(parents=True, exist_ok=True)
-        docker = self.bin / "docker"
-        docker.write_text(f"#!{sys.executable}\nimport sys\n"
-                          "from pytest_kafka_lab.grading.docker_shim import main\n"
-                          "sys.exit(main())\n")
-        docker.chmod(0o755)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.library = build_run_library(self.root, distribution)
+        # Computed once: what every run may read (the same for all of them).
+        self.read_set = read_set(distribution, self.library.readable)
         self.runs = 0
         # None when runs are confined; else why not, for a report to tell.
         self.unconfined_reason = confinement.unavailable()
@@ -159,28 +160,25 @@ class Sandbox:
         """Only what a submission needs: no tokens, keys or CI secrets of the grader."""
         return {
             RUN_MARKER: marker,
-            "PATH": os.pathsep.join([str(self.bin), str(Path(sys.executable).parent),
+            "PATH": os.pathsep.join([str(self.library.bin), str(Path(sys.executable).parent),
                                      "/usr/local/bin", "/usr/bin", "/bin"]),
             "HOME": str(workdir),
             "TMPDIR": str(workdir),
             "LANG": "C.UTF-8",
-            "PYTHONPATH": str(SHIM),
+            "PYTHONPATH": str(self.library.folder),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             BOOTSTRAP_VARIABLE: self.bootstrap,
             CONSUMER_DEFAULTS_VARIABLE: json.dumps(CONSUMER_TEST_SETTINGS),
-            JAVA_VARIABLE: str(self.distribution.java),
-            CLASSPATH_VARIABLE: self.distribution.classpath,
+            TOOLS_VARIABLE: self.library.tools,
         }
 
     def boundary(self, workdir: Path, readable: Sequence[Path] = ()) -> Boundary:
-        """What a run may read (what Python and Java need, and ``readable``) and write
-        (its own folder): never the grader's report, other submissions or solutions."""
-        return Boundary.of(
-            [*confinement.SYSTEM_FOLDERS, *confinement.system_files(),
-             *confinement.python_folders(), *confinement.java_folders(self.distribution),
-             self.bin, *readable],
-            [workdir, *confinement.DEVICES])
+        """What a run may read (``read_set``: what Python and Java need, and ``readable``)
+        and write (its own folder): never the grader's package, where the course's checks
+        and answers are, its report, other submissions or solutions."""
+        return Boundary.of([*self.read_set.readable, *readable], [workdir, *DEVICES],
+                           self.read_set.listable)
 
     def start(self, submission: Path, command: list[str],
               readable: Sequence[Path] = ()) -> SubmissionProcess:
@@ -218,10 +216,15 @@ class Sandbox:
         """Import FILE as a module and call one function, observing those in ``wrap``."""
         spec = {"file": filename, "call": call, "args": args or [], "kwargs": kwargs or {},
                 "wrap": wrap or {}}
-        # An absolute FILE is the harness's own (a driver beside the submission): readable.
-        driver = [Path(filename)] if Path(filename).is_absolute() else []
-        return self.start(submission, [sys.executable, "-m", "pytest_kafka_lab.grading.runner",
-                                       json.dumps(spec)], readable=driver)
+        return self.start(submission, [*self.library.runner(), json.dumps(spec)])
+
+    def start_driver(self, submission: Path, driver: str, call: str,
+                     args: list[Any] | None = None) -> SubmissionProcess:
+        """Call ``call`` of one of the grader's drivers (``inside/<driver>.py``), which
+        imports the submission's module itself, in a run of the submission."""
+        spec = {"file": f"{driver}.py", "driver": driver, "call": call, "args": args or [],
+                "kwargs": {}, "wrap": {}}
+        return self.start(submission, [*self.library.runner(), json.dumps(spec)])
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

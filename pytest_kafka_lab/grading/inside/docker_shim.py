@@ -7,22 +7,22 @@ machine may have no Docker at all, and the lab broker listens on a port of its o
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from pytest_kafka_lab.distribution import Distribution
-from pytest_kafka_lab.events import emit
-from pytest_kafka_lab.grading.instrument import BOOTSTRAP_VARIABLE
-from pytest_kafka_lab.tools import TOOL_CLASSES, tool_command
+from .channel import emit
+from .instrument import BOOTSTRAP_VARIABLE
 
 CONTAINER = "kafka"
 ADDRESS_OPTIONS = ("--bootstrap-server", "--bootstrap-servers", "--broker-list")
 FLAGS_WITH_VALUE = ("-e", "--env", "-u", "--user", "-w", "--workdir", "--env-file")
-JAVA_VARIABLE = "KAFKA_LAB_JAVA"
-CLASSPATH_VARIABLE = "KAFKA_LAB_CLASSPATH"
+# {tool: the command line that runs it, without its arguments}: made by the grader, as
+# a run reads none of the grader's package (where the tools' classes are listed).
+TOOLS_VARIABLE = "KAFKA_LAB_TOOLS"
 
 
 def split_exec(argv: list[str]) -> tuple[str, list[str]]:
@@ -66,15 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     if container != CONTAINER:
         print(f"Error response from daemon: No such container: {container}", file=sys.stderr)
         return 1
+    tools: dict[str, list[str]] = json.loads(os.environ.get(TOOLS_VARIABLE) or "{}")
     tool = Path(command[0]).name.removesuffix(".sh") if command else ""
-    if tool not in TOOL_CLASSES:
+    if tool not in tools:
         print(f"OCI runtime exec failed: {command[:1]} is not a Kafka tool this lab runs "
-              f"(known: {', '.join(sorted(TOOL_CLASSES))})", file=sys.stderr)
+              f"(known: {', '.join(sorted(tools))})", file=sys.stderr)
         return 126
-    distribution = Distribution(Path(os.environ[JAVA_VARIABLE]),
-                                os.environ[CLASSPATH_VARIABLE], "lab", "cache")
     args = with_lab_address(command[1:], os.environ[BOOTSTRAP_VARIABLE])
-    return subprocess.call(tool_command(distribution, tool, *args))
+    return subprocess.call([*tools[tool], *args])
 
 
 if __name__ == "__main__":

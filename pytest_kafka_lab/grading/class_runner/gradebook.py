@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kafka_lab.exceptions import KafkaLabError
-from pytest_kafka_lab.grading.class_list import sort_key
+from pytest_kafka_lab.grading.class_runner.class_list import sort_key
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
 
 Grade = dict[str, Any]

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from pytest_kafka_lab.grading.gradebook import Grade, row_line
+from pytest_kafka_lab.grading.class_runner.gradebook import Grade, row_line
 
 
 class ClassProgress(Protocol):

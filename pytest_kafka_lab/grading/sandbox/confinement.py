@@ -18,20 +18,14 @@ signals to processes outside the run.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import platform
-import site
 import stat
 import sys
-import sysconfig
 from functools import cache
-from pathlib import Path
 
-import pytest_kafka_lab
-from pytest_kafka_lab.distribution import Distribution
-from pytest_kafka_lab.grading.boundary import Boundary
+from pytest_kafka_lab.grading.inside.boundary import Boundary
 
 # Syscall numbers (the same on every Linux architecture but alpha) and flags of
 # <linux/landlock.h> and <linux/prctl.h>.
@@ -55,10 +49,6 @@ READ = EXECUTE | READ_FILE | READ_DIR
 MAKE_DEVICE = MAKE_CHAR | MAKE_BLOCK
 FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV  # all a file may get
 
-SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc",
-                  "/sys")
-# /dev as a whole is not readable: for root, it holds the raw disks.
-DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 
 
 class ConfinementError(OSError):
@@ -135,6 +125,8 @@ def build(boundary: Boundary) -> int:
         raise ConfinementError(error.errno, f"landlock_create_ruleset: {error.strerror}") \
             from error
     try:
+        for path in boundary.listable:
+            allow(ruleset, path, READ_DIR & handled)
         for path in boundary.readable:
             allow(ruleset, path, READ & handled)
         for path in boundary.writable:
@@ -189,36 +181,3 @@ def hide_grader() -> None:
     and memory are then closed to processes without ``CAP_SYS_PTRACE``, as runs are."""
     if sys.platform.startswith("linux"):
         libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-
-
-# --- what a run needs --------------------------------------------------------------------
-
-
-def python_folders() -> list[Path]:
-    """This Python: its prefixes (a venv and the Python it was made from), its standard
-    library and site-packages, and this package (an editable install lives elsewhere)."""
-    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-               os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable)),
-               *site.getsitepackages()}
-    folders.update(path for name, path in sysconfig.get_paths().items()
-                   if name in ("stdlib", "platstdlib", "purelib", "platlib"))
-    folders.add(str(Path(pytest_kafka_lab.__file__).parent))
-    return [Path(folder) for folder in sorted(folders)]
-
-
-def java_folders(distribution: Distribution) -> list[Path]:
-    """The Java (its whole home: ``bin/java``'s grandparent) and Kafka's jars."""
-    java = Path(os.path.realpath(distribution.java))
-    folders = [distribution.java.parent, java.parent.parent]
-    for entry in distribution.classpath.split(os.pathsep):
-        folders.append(Path(entry.removesuffix("*")) if entry.endswith("*") else Path(entry))
-    return folders
-
-
-def system_files() -> list[Path]:
-    """Files of /etc that may point elsewhere (``/etc/resolv.conf`` into ``/run``)."""
-    found = []
-    for name in ("/etc/resolv.conf", "/etc/hosts", "/etc/localtime"):
-        with contextlib.suppress(OSError):
-            found.append(Path(os.path.realpath(name, strict=True)))
-    return found

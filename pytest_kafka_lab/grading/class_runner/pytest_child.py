@@ -1,4 +1,5 @@
-"""``python -m pytest_kafka_lab.grading.pytest_child ARGS``: pytest, tied to the grader.
+"""``python -m pytest_kafka_lab.grading.class_runner.pytest_child ARGS``: pytest, tied
+to the grader.
 
 ``kafka-lab grade`` starts each submission's pytest this way rather than with a
 ``preexec_fn`` (Python code between fork and exec is unsafe while the grader runs

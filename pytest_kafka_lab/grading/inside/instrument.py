@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-from pytest_kafka_lab.events import emit
+from .channel import emit
 
 CIMPL = "confluent_kafka.cimpl"
 # The lab broker's address, which the harness puts in a graded run's environment.

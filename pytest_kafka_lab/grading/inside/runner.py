@@ -1,7 +1,8 @@
 """Runs one function of a submission module in the graded process, observed.
 
-``python -m pytest_kafka_lab.grading.runner SPEC`` imports the submission's module (as
-the course allows: every file imports as a module), replaces the functions named in
+``python -m <run library's package>.runner SPEC`` imports the submission's module (as
+the course allows: every file imports as a module), or one of the grader's drivers
+beside this module (``SPEC["driver"]``), replaces the functions named in
 ``wrap`` with observers that report each call and can inject failures, calls
 ``call(*args, **kwargs)`` and reports what it returned or raised; a module without that
 function, or whose function cannot take that call, is reported before anything runs.
@@ -19,7 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_kafka_lab.events import emit
+from .channel import emit
+
+
+def load_driver(name: str) -> Any:
+    """A driver of this package (``ex1_driver``): it imports the submission itself."""
+    return importlib.import_module(f"{__package__}.{name}")
 
 
 def load(path: Path) -> Any:
@@ -120,7 +126,8 @@ def main() -> int:
     spec = json.loads(sys.argv[1])
     sys.path.insert(0, str(Path.cwd()))
     try:
-        module = load(Path(spec["file"]).resolve())
+        module = (load_driver(spec["driver"]) if spec.get("driver")
+                  else load(Path(spec["file"]).resolve()))
     except BaseException as error:  # a submission that cannot even be imported
         emit("import-failed", error=repr(error), traceback=traceback.format_exc(limit=5))
         return 3

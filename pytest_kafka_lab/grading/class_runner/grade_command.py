@@ -11,18 +11,27 @@ from typing import Any
 import pytest
 
 from pytest_kafka_lab.config import OPTIONS, LabConfig, build_config, positive_number
-from pytest_kafka_lab.grading.class_grading import (
+from pytest_kafka_lab.grading.class_runner.class_grading import (
     ClassGrading,
     grade_class,
     local_broker_options,
     refusal_of_jobs,
     workers_per_submission,
 )
-from pytest_kafka_lab.grading.class_list import Shard, Submission, class_list, parse_shard
-from pytest_kafka_lab.grading.class_progress import LiveBar, class_progress
+from pytest_kafka_lab.grading.class_runner.class_list import (
+    Shard,
+    Submission,
+    class_list,
+    parse_shard,
+)
+from pytest_kafka_lab.grading.class_runner.class_progress import LiveBar, class_progress
+from pytest_kafka_lab.grading.class_runner.gradebook import (
+    Gradebook,
+    markdown_table,
+    merge_gradebooks,
+)
+from pytest_kafka_lab.grading.class_runner.submission_run import RunSettings
 from pytest_kafka_lab.grading.course import course_dir
-from pytest_kafka_lab.grading.gradebook import Gradebook, markdown_table, merge_gradebooks
-from pytest_kafka_lab.grading.submission_run import RunSettings
 from pytest_kafka_lab.progress import status
 
 DESCRIPTION = """Grade submission folders into a gradebook (.csv and .json).

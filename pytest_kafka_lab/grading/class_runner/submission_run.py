@@ -26,8 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_kafka_lab.grading.class_list import Submission
-from pytest_kafka_lab.grading.gradebook import Grade
+from pytest_kafka_lab.grading.class_runner.class_list import Submission
+from pytest_kafka_lab.grading.class_runner.gradebook import Grade
 from pytest_kafka_lab.processes import kill_group
 
 # How long a stopped run may tidy up (its sandboxes, its clients) before it is killed.
@@ -67,7 +67,7 @@ class RunSettings:
         scenarios = self.scenarios.resolve()
         brokers = (["--kafka-bootstrap", bootstrap] if bootstrap is not None
                    else ["-n", str(self.workers), *self.broker_args])
-        return [sys.executable, "-P", "-m", "pytest_kafka_lab.grading.pytest_child",
+        return [sys.executable, "-P", "-m", "pytest_kafka_lab.grading.class_runner.pytest_child",
                 str(scenarios), "-q", "-p", "no:cacheprovider", "-c", os.devnull,
                 "--rootdir", str(scenarios), "--confcutdir", str(scenarios),
                 "--lab-submission", str(submission), "--lab-report", str(report),

@@ -17,10 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_kafka_lab.events import emit
+from .channel import emit
 
 READABLE_VARIABLE = "KAFKA_LAB_READABLE"
 WRITABLE_VARIABLE = "KAFKA_LAB_WRITABLE"
+LISTABLE_VARIABLE = "KAFKA_LAB_LISTABLE"
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 WATCHED = frozenset({"open", "os.listdir", "os.scandir", "subprocess.Popen", "os.system"})
 REPORT_LIMIT = 20  # distinct attempts reported: a loop of them must not flood the events
@@ -32,31 +33,37 @@ def within(path: str, roots: Iterable[str]) -> bool:
 
 @dataclass(frozen=True)
 class Boundary:
-    """Absolute paths (folders or single files) of what a run may read, and may write."""
+    """Absolute paths (folders or single files) of what a run may read, and may write;
+    and folders it may only list (the standard library's, where site-packages may lie)."""
 
     readable: tuple[str, ...]
     writable: tuple[str, ...]
+    listable: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, readable: Iterable[str | os.PathLike[str]],
-           writable: Iterable[str | os.PathLike[str]]) -> Boundary:
+           writable: Iterable[str | os.PathLike[str]],
+           listable: Iterable[str | os.PathLike[str]] = ()) -> Boundary:
         """Each path as given and as the kernel sees it: symbolic links resolved."""
-        return cls(spelled_both_ways(readable), spelled_both_ways(writable))
+        return cls(spelled_both_ways(readable), spelled_both_ways(writable),
+                   spelled_both_ways(listable))
 
     def environment(self) -> dict[str, str]:
         return {READABLE_VARIABLE: os.pathsep.join(self.readable),
-                WRITABLE_VARIABLE: os.pathsep.join(self.writable)}
+                WRITABLE_VARIABLE: os.pathsep.join(self.writable),
+                LISTABLE_VARIABLE: os.pathsep.join(self.listable)}
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> Boundary | None:
         if READABLE_VARIABLE not in environment:
             return None
         return cls(*(tuple(filter(None, environment.get(name, "").split(os.pathsep)))
-                     for name in (READABLE_VARIABLE, WRITABLE_VARIABLE)))
+                     for name in (READABLE_VARIABLE, WRITABLE_VARIABLE, LISTABLE_VARIABLE)))
 
     def allows(self, path: str, mode: str) -> bool:
         """Whether ``path`` (absolute) may be used so; links are followed when needed."""
-        roots = self.writable if mode == "write" else self.readable + self.writable
+        roots = {"write": self.writable, "list": self.readable + self.writable + self.listable
+                 }.get(mode, self.readable + self.writable)
         return within(path, roots) or within(os.path.realpath(path), roots)
 
 

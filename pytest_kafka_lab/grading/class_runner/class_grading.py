@@ -29,16 +29,16 @@ from typing import Any
 
 from pytest_kafka_lab.backends import KafkaBroker, broker_for
 from pytest_kafka_lab.config import LabConfig
-from pytest_kafka_lab.grading.class_list import Submission
-from pytest_kafka_lab.grading.class_progress import ClassProgress
-from pytest_kafka_lab.grading.course import EXERCISE_FILES
-from pytest_kafka_lab.grading.gradebook import Grade, Gradebook
-from pytest_kafka_lab.grading.submission_run import (
+from pytest_kafka_lab.grading.class_runner.class_list import Submission
+from pytest_kafka_lab.grading.class_runner.class_progress import ClassProgress
+from pytest_kafka_lab.grading.class_runner.gradebook import Grade, Gradebook
+from pytest_kafka_lab.grading.class_runner.submission_run import (
     GradingCancelled,
     Runs,
     RunSettings,
     grade_submission,
 )
+from pytest_kafka_lab.grading.course import EXERCISE_FILES
 
 LOG = logging.getLogger(__name__)
 
