@@ -109,7 +109,8 @@ def test_the_environment_holds_no_secret_of_the_grader(
             print(f"{name}={value}")
     """)
     run = lab_sandbox.start_script(folder, "env.py").finish(30)
-    assert "ghp_secret" not in run.stdout and "also-secret" not in run.stdout
+    assert "ghp_secret" not in run.stdout
+    assert "also-secret" not in run.stdout
     names = {line.split("=", 1)[0] for line in run.stdout.splitlines()}
     assert "GITHUB_TOKEN" not in names
     assert "AWS_SECRET_ACCESS_KEY" not in names

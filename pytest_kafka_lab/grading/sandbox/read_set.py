@@ -87,9 +87,9 @@ def forbidden_paths() -> list[Path]:
     """Every site-packages folder this Python knows, and this package wherever it lies,
     with the course it installs (an editable checkout's ``scenarios/`` and ``tests/``,
     whose corpus holds the course's own solutions, and its history)."""
-    folders = {*site.getsitepackages(), site.getusersitepackages(),
-               *(entry for entry in sys.path if Path(entry).name in PACKAGE_FOLDERS),
-               *installed_package_folders()}
+    folders: set[str | Path] = {
+        *site.getsitepackages(), site.getusersitepackages(), *installed_package_folders(),
+        *(entry for entry in sys.path if Path(entry).name in PACKAGE_FOLDERS)}
     package = real(Path(pytest_kafka_lab.__file__).parent)
     paths = {real(folder) for folder in folders if folder} | {package}
     checkout = package.parent
