@@ -69,7 +69,8 @@ class ReportingProcess:
 
     def __init__(self, argv: Sequence[str], name: str, *, workdir: Path | None = None,
                  cwd: Path | None = None, env: Mapping[str, str] | None = None,
-                 preexec_fn: Callable[[], None] = die_with_parent) -> None:
+                 preexec_fn: Callable[[], None] = die_with_parent,
+                 pass_fds: Sequence[int] = (), event_file: bool = True) -> None:
         self.name = name
         if workdir is None:
             workdir = Path(tempfile.mkdtemp(prefix="kafka-lab-child-"))
@@ -77,13 +78,13 @@ class ReportingProcess:
         self.workdir = workdir
         self.log = EventLog(workdir / "events.jsonl")
         environment = {**(os.environ if env is None else env),
-                       EVENTS_VARIABLE: str(self.log.path)}
+                       **({EVENTS_VARIABLE: str(self.log.path)} if event_file else {})}
         # Files, not pipes: a chatty child must never block on a pipe nobody reads.
         with (workdir / "stdout.txt").open("wb") as out, \
                 (workdir / "stderr.txt").open("wb") as err:
             self.process = subprocess.Popen(
                 list(argv), cwd=cwd, env=environment, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=err, preexec_fn=preexec_fn,
+                stderr=err, preexec_fn=preexec_fn, pass_fds=tuple(pass_fds),
             )
         self.started = time.monotonic()
 

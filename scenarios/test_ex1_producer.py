@@ -33,6 +33,7 @@ from pytest_kafka_lab.grading.evidence import (
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.sandbox import Run
 from pytest_kafka_lab.grading.verdicts import require_ran
+from pytest_kafka_lab.grading.wire.evidence import ACKS_NAMES, sent_batches
 from pytest_kafka_lab.partitioners import predict_partition
 from pytest_kafka_lab.readers import Record, read_topic
 
@@ -145,7 +146,28 @@ def test_orders_of_one_customer_share_one_partition(ex1: Evidence) -> None:
 
 
 def test_producer_is_configured_for_durability(ex1: Evidence) -> None:
-    configs = ex1.run.client_configs("producer")
+    """Judged from the wire: the acks and producer ids its requests to 'orders' carried
+    (the configuration a run reports of itself is only its account)."""
+    if not ex1.run.witnessed:
+        return configured_for_durability(ex1.run.client_configs("producer"), ex1)
+    sent = sent_batches(ex1.run.wire, "orders")
+    assert sent, (
+        "expected a durable producer (acks=all with idempotence) to send the orders; no "
+        f"producer sent anything to 'orders' ({ex1.run.summary()}): create one in main() "
+        "with Producer({'bootstrap.servers': 'localhost:9092', 'acks': 'all', "
+        "'enable.idempotence': True}) and produce the orders with it")
+    acks = sorted({ACKS_NAMES.get(batch.acks, str(batch.acks)) for batch in sent})
+    idempotent = all(batch.producer_id >= 0 for batch in sent)
+    assert acks == ["all"] and idempotent, (
+        "expected a durable producer (acks=all with idempotence); its requests to 'orders' "
+        f"carried acks={'/'.join(acks)}"
+        + ("" if idempotent else " and no producer id (idempotence was off)")
+        + ": a careful producer sets 'acks': 'all' and 'enable.idempotence': True")
+    return None
+
+
+def configured_for_durability(configs: list[dict[str, Any]], ex1: Evidence) -> None:
+    """Where no proxy witnessed the run (a broker not on this machine): its account."""
     assert configs, (
         "expected a confluent_kafka Producer configured for durability; none was created "
         f"({ex1.run.summary()}): create one in main() with Producer({{'bootstrap.servers': "

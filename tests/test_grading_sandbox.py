@@ -71,8 +71,9 @@ def test_docker_exec_runs_the_real_kafka_tool_against_the_lab_broker(
     try:
         assert run.exit_code == 0, run.stderr
         assert not run.of("outside-access"), run.of("outside-access")
+        # Broker truth: the topic the real tool made (the stand-in, a grandchild started
+        # with close_fds, has no channel to the grader; the wire sees its requests).
         assert partitions_with_leaders(kafka_admin, topic) == 3
-        assert run.of("docker")[0]["argv"][:3] == ["exec", "-it", "kafka"]
     finally:
         kafka_admin.delete_topics([topic])
 
@@ -218,6 +219,44 @@ def test_wrapped_functions_report_calls_and_injected_failures(
     assert run.of("returned")[0]["result"] == ["failed", "B", "A"]
     outcomes = [(call["ident"], call["outcome"]) for call in run.of("call")]
     assert outcomes == [("A", "injected-failure"), ("B", "returned"), ("A", "returned")]
+
+
+def test_the_failure_plan_stays_with_the_grader_and_its_word_cannot_be_forged(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The attack: read the plan out of the observed function's closure (or anywhere in
+    the process), and report an injected failure in the grader's name. The control: the
+    grader's own injected failure, which it records itself."""
+    folder = submission(tmp_path, "work.py", """
+        import gc, sys
+
+        def process_order(order):
+            return order["order_id"]
+
+        def main():
+            wrapper = sys.modules[__name__].process_order
+            cells = [repr(cell.cell_contents) for cell in wrapper.__closure__ or ()]
+            found = [text for text in cells if "ORD-PLANNED" in text]
+            found += [repr(o)[:80] for o in gc.get_objects()
+                      if isinstance(o, dict) and "ORD-PLANNED" in o]
+            from kafka_lab_inside import channel
+            channel.emit("call", function="process_order", ident="ORD-OTHER",
+                         outcome="injected-failure", source="grader")
+            try:
+                wrapper({"order_id": "ORD-PLANNED"})
+            except RuntimeError:
+                pass
+            return found
+    """)
+    run = lab_sandbox.start_call(
+        folder, "work.py", wrap={"process_order": {"key": "order_id", "fail": {"ORD-PLANNED": 1}}}
+    ).finish(30)
+    assert run.of("returned")[0]["result"] == []
+    by_grader = [call["ident"] for call in run.of("call") if call.get("source") == "grader"]
+    assert by_grader == ["ORD-PLANNED"]
+    forged = [call for call in run.of("call") if call["ident"] == "ORD-OTHER"]
+    assert forged
+    assert "source" not in forged[0]
 
 
 def test_a_missing_function_is_named_with_the_file_the_course_expects(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
+from pytest_kafka_lab.grading.integrity import contradictions
 from pytest_kafka_lab.grading.report import MISSING, TRACEBACK
 from pytest_kafka_lab.grading.sandbox import Run
 
@@ -30,12 +31,31 @@ def require_exercise(submission: Path, exercise: str) -> None:
         pytest.skip(f"{MISSING} {', '.join(absent)} not in {submission}")
 
 
+class IntegrityError(SubmissionError):
+    """What the run reported of itself disagrees with what the grader saw from outside
+    it (the wire, its output): the exercise is an error, never a pass."""
+
+
+def require_honest(run: Run) -> Run:
+    """Raise ``IntegrityError`` when the run's own reports contradict the wire or its
+    output (``integrity.contradictions``)."""
+    problems = contradictions(run)
+    if problems:
+        raise IntegrityError(
+            "the grader cannot trust this run: " + "; ".join(problems[:3])
+            + ". A submission's reports of itself must agree with what its clients sent "
+            "and what it printed; course staff should look at this submission")
+    return run
+
+
 def require_ran(run: Run) -> Run:
     """Raise ``SubmissionError`` when the submission could not even start its work, or
-    tried to reach outside its folder (which the kernel refused)."""
+    tried to reach outside its folder (which the kernel refused), or reported of itself
+    what the wire or its output contradicts."""
     problem = outside_access(run) or unfit_function(run)
     if problem:
         raise SubmissionError(problem)
+    require_honest(run)
     failed = run.of("import-failed")
     if failed:
         raise SubmissionError(f"the submission could not be imported: {failed[0]['error']}")

@@ -30,7 +30,7 @@ MUTANTS = [
            (('"acks": "all",', '"acks": "1",'), ('"enable.idempotence": True,', '')),
            "producer_is_configured_for_durability", r"acks=1"),
     Mutant("ex1", "no idempotence", FILE, (('"enable.idempotence": True,', ''),),
-           "producer_is_configured_for_durability", r"enable\.idempotence=unset"),
+           "producer_is_configured_for_durability", r"no producer id \(idempotence was off\)"),
     Mutant("ex1", "printed counts wrong", FILE,
            (("delivered_per_partition[msg.partition()] += 1",
              "delivered_per_partition[msg.partition()] += 1 if msg.offset() % 7 else 2"),),

@@ -181,9 +181,13 @@ def redirected(kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tupl
     client_id = next(_client_ids)
     shown = {key: value for key, value in config.items() if not callable(value)}
     defaults = consumer_defaults(config) if kind == "consumer" else {}
-    emit("client", client=kind, client_id=client_id, config=shown,
+    # The name its requests carry on the wire, where the grader's proxy reads them: so
+    # that what this client reports can be held against what it sent.
+    on_wire = str(config.get("client.id") or f"kafka-lab-{os.getpid()}-{client_id}")
+    emit("client", client=kind, client_id=client_id, config=shown, wire_client_id=on_wire,
          **({"harness_defaults": defaults} if defaults else {}))
     config.update(defaults)
+    config["client.id"] = on_wire
     lab = os.environ.get(BOOTSTRAP_VARIABLE)
     if lab:
         config["bootstrap.servers"] = lab

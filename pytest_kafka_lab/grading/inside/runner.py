@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .channel import emit
+from .channel import ask, emit
 
 
 def load_driver(name: str) -> Any:
@@ -38,21 +38,20 @@ def load(path: Path) -> Any:
 
 
 def observed(name: str, function: Callable[..., Any], plan: dict[str, Any]) -> Callable[..., Any]:
-    """``function`` reporting every call; ``plan["fail"]`` = {id: n} makes the calls for a
-    first argument whose ``plan["key"]`` field is ``id`` raise n times before the real one."""
-    failures: dict[str, int] = dict(plan.get("fail", {}))
+    """``function`` reporting every call. Where the grader plans failures
+    (``plan["ask"]``), each call for a first argument whose ``plan["key"]`` field is set
+    first asks the grader whether to fail: the plan itself never enters this process."""
     key = plan.get("key")
+    asking = bool(plan.get("ask"))
 
     @functools.wraps(function)  # its signature stays visible (see ``unfit_call``)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         subject = args[0] if args else None
         ident = subject.get(key) if key and isinstance(subject, dict) else None
-        if ident is not None and failures.get(ident, 0) > 0:
-            failures[ident] -= 1
-            injected = RuntimeError(f"injected failure for {ident}")
-            emit("call", function=name, ident=ident, outcome="injected-failure",
-                 error=repr(injected), message=str(injected))
-            raise injected
+        if asking and ident is not None:
+            answer = ask("calling", function=name, ident=ident)
+            if answer.get("inject"):
+                raise RuntimeError(str(answer.get("message") or f"injected failure for {ident}"))
         try:
             result = function(*args, **kwargs)
         except Exception as error:

@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,10 @@ from pytest_kafka_lab.grading.inside.instrument import (
     CONSUMER_DEFAULTS_VARIABLE,
 )
 from pytest_kafka_lab.grading.sandbox import confinement
+from pytest_kafka_lab.grading.sandbox.channel import FailurePlan, RunChannel
 from pytest_kafka_lab.grading.sandbox.read_set import DEVICES, read_set
 from pytest_kafka_lab.grading.sandbox.run_library import build_run_library
+from pytest_kafka_lab.grading.wire.proxy import BROKER_WIDE, Exchange, WireProxy
 from pytest_kafka_lab.processes import ReportingProcess, die_with_parent, kill_group
 
 RUN_MARKER = "KAFKA_LAB_RUN"
@@ -56,6 +58,10 @@ class Run:
     seconds: float
     interrupted: bool = False
     confined: bool = False  # the kernel kept it inside its boundary (Landlock)
+    # What crossed the network between the run's clients and the broker, recorded by the
+    # grader's proxy (the run's own, in front of the lab broker); witnessed: there was one.
+    wire: list[Exchange] = field(default_factory=list)
+    witnessed: bool = False
 
     def of(self, kind: str, **match: Any) -> list[Event]:
         """The events of ``kind`` whose fields equal ``match``."""
@@ -83,12 +89,29 @@ class SubmissionProcess(ReportingProcess):
 
     def __init__(self, argv: Sequence[str], workdir: Path, marker: str, *, cwd: Path,
                  env: Mapping[str, str], preexec_fn: Callable[[], None],
-                 confined: bool) -> None:
-        super().__init__(argv, "the submission", workdir=workdir, cwd=cwd, env=env,
-                         preexec_fn=preexec_fn)
+                 confined: bool, channel: RunChannel, proxy: WireProxy | None) -> None:
+        # Its events come over the grader's channel, never through a file it could edit.
+        self.channel = channel
+        try:
+            super().__init__(argv, "the submission", workdir=workdir, cwd=cwd,
+                             env={**env, **channel.environment()}, preexec_fn=preexec_fn,
+                             pass_fds=[channel.child_end.fileno()], event_file=False)
+        finally:
+            channel.started()
         self.marker = marker
+        self.proxy = proxy
         self.interrupted = False
         self.confined = confined  # the kernel keeps it inside its boundary (Landlock)
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event reported so far, as the grader received it."""
+        return self.channel.events
+
+    @property
+    def wire(self) -> list[Exchange]:
+        """What its clients exchanged with the broker so far (the grader's record)."""
+        return self.proxy.log.exchanges() if self.proxy is not None else []
 
     def interrupt(self) -> None:
         """Ctrl-C, as a terminal sends it: SIGINT to the whole process group."""
@@ -107,6 +130,12 @@ class SubmissionProcess(ReportingProcess):
         kill_group(self.process.pid, signal.SIGKILL)
         self.process.wait()
         kill_marked(self.marker)
+        self.channel.close()
+        wire: list[Exchange] = []
+        if self.proxy is not None:
+            self.proxy.sync()
+            self.proxy.stop()
+            wire = self.proxy.log.exchanges()
         return Run(
             exit_code=None if timed_out else self.process.returncode,
             timed_out=timed_out,
@@ -116,6 +145,8 @@ class SubmissionProcess(ReportingProcess):
             seconds=time.monotonic() - self.started,
             interrupted=self.interrupted,
             confined=self.confined,
+            wire=wire,
+            witnessed=self.proxy is not None,
         )
 
 
@@ -132,6 +163,17 @@ def kill_marked(marker: str) -> None:
         if needle in environment:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(entry.name), signal.SIGKILL)
+
+
+def unwitnessed(bootstrap: str) -> str | None:
+    """Why no proxy can stand before the broker at ``bootstrap``, or None when one can
+    (one broker, on this machine: the proxy speaks for a single node)."""
+    if "," in bootstrap:
+        return f"the broker at {bootstrap} has several addresses: runs are not witnessed"
+    host = bootstrap.rpartition(":")[0].strip("[]")
+    if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
+        return f"the broker at {bootstrap} is not on this machine: runs are not witnessed"
+    return None
 
 
 def read_head(path: Path) -> str:
@@ -153,6 +195,8 @@ class Sandbox:
         self.runs = 0
         # None when runs are confined; else why not, for a report to tell.
         self.unconfined_reason = confinement.unavailable()
+        # None when each run gets a proxy of its own; else why not, for a report to tell.
+        self.unwitnessed_reason = unwitnessed(bootstrap)
         if self.unconfined_reason is None:
             confinement.hide_grader()
 
@@ -180,18 +224,24 @@ class Sandbox:
         return Boundary.of([*self.read_set.readable, *readable], [workdir, *DEVICES],
                            self.read_set.listable)
 
-    def start(self, submission: Path, command: list[str],
-              readable: Sequence[Path] = ()) -> SubmissionProcess:
-        """Copy the submission and start ``command`` in the copy, inside its boundary."""
+    def start(self, submission: Path, command: list[str], readable: Sequence[Path] = (),
+              plans: Mapping[str, FailurePlan] | None = None) -> SubmissionProcess:
+        """Copy the submission and start ``command`` in the copy, inside its boundary;
+        ``plans`` are the failures the grader injects, by observed function."""
         self.runs += 1
         workdir = self.root / f"run-{self.runs}"
         shutil.copytree(submission, workdir / "submission",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         marker = uuid.uuid4().hex
         boundary = self.boundary(workdir, readable)
+        proxy = self.witness()
         environment = {**self.environment(workdir, marker), **boundary.environment()}
+        if proxy is not None:
+            environment[BOOTSTRAP_VARIABLE] = proxy.address
         # Built here, entered by the child between fork and exec: two syscalls there.
-        ruleset = None if self.unconfined_reason else confinement.build(boundary)
+        # Its connections: to its own proxy alone, where the kernel can hold it to that.
+        ports = [proxy.listen_port] if proxy is not None else None
+        ruleset = None if self.unconfined_reason else confinement.build(boundary, ports)
 
         def confine() -> None:
             die_with_parent()
@@ -201,10 +251,22 @@ class Sandbox:
         try:
             return SubmissionProcess(command, workdir, marker, cwd=workdir / "submission",
                                      env=environment, preexec_fn=confine,
-                                     confined=ruleset is not None)
+                                     confined=ruleset is not None,
+                                     channel=RunChannel(plans), proxy=proxy)
+        except BaseException:
+            if proxy is not None:
+                proxy.stop()
+            raise
         finally:
             if ruleset is not None:
                 os.close(ruleset)
+
+    def witness(self) -> WireProxy | None:
+        """A recording proxy of the run's own in front of the lab broker, serving; None
+        where none can stand there (a broker not on this machine)."""
+        if self.unwitnessed_reason is not None:
+            return None
+        return WireProxy(self.bootstrap, refuse=BROKER_WIDE, advertise=True).start()
 
     def start_script(self, submission: Path, filename: str, *args: str) -> SubmissionProcess:
         """``python FILE``, as a student runs it."""
@@ -213,10 +275,20 @@ class Sandbox:
     def start_call(self, submission: Path, filename: str, call: str = "main",
                    args: list[Any] | None = None, kwargs: dict[str, Any] | None = None,
                    wrap: dict[str, dict[str, Any]] | None = None) -> SubmissionProcess:
-        """Import FILE as a module and call one function, observing those in ``wrap``."""
+        """Import FILE as a module and call one function, observing those in ``wrap``
+        (``{function: {"key": field}}``, with ``"fail": {ident: n}`` to make the first n
+        calls for that ident fail: a plan the grader keeps, which the run only asks)."""
+        observed: dict[str, dict[str, Any]] = {}
+        plans: dict[str, FailurePlan] = {}
+        for function, plan in (wrap or {}).items():
+            observed[function] = {"key": plan.get("key")}
+            if "fail" in plan:
+                plans[function] = FailurePlan(str(plan.get("key")), plan["fail"])
+                observed[function]["ask"] = True
         spec = {"file": filename, "call": call, "args": args or [], "kwargs": kwargs or {},
-                "wrap": wrap or {}}
-        return self.start(submission, [*self.library.runner(), json.dumps(spec)])
+                "wrap": observed}
+        return self.start(submission, [*self.library.runner(), json.dumps(spec)],
+                          plans=plans)
 
     def start_driver(self, submission: Path, driver: str, call: str,
                      args: list[Any] | None = None) -> SubmissionProcess:

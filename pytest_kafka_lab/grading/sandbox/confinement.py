@@ -23,6 +23,7 @@ import os
 import platform
 import stat
 import sys
+from collections.abc import Collection
 from functools import cache
 
 from pytest_kafka_lab.grading.inside.boundary import Boundary
@@ -38,6 +39,8 @@ PR_CAPBSET_DROP = 24
 LAST_CAPABILITY = 63  # beyond the kernel's last, PR_CAPBSET_DROP fails harmlessly
 CAPABILITY_VERSION_3 = 0x20080522
 SCOPE_SIGNAL = 1 << 1  # ABI 6: no signals to processes outside the domain
+RULE_NET_PORT = 2
+CONNECT_TCP = 1 << 1  # ABI 4: LANDLOCK_ACCESS_NET_CONNECT_TCP
 
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 MAKE_CHAR, MAKE_BLOCK, TRUNCATE, IOCTL_DEV = 1 << 6, 1 << 11, 1 << 14, 1 << 15
@@ -68,6 +71,11 @@ class CapabilityHeader(ctypes.Structure):
 class CapabilityData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
                 ("inheritable", ctypes.c_uint32)]
+
+
+class NetPortAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64)]
 
 
 class PathBeneathAttr(ctypes.Structure):
@@ -114,10 +122,18 @@ def handled_rights() -> int:
     return FS_RIGHTS_BY_ABI[max(version for version in FS_RIGHTS_BY_ABI if version <= abi())]
 
 
-def build(boundary: Boundary) -> int:
-    """A Landlock ruleset (a file descriptor, closed on exec) for ``boundary``."""
+def confines_connections() -> bool:
+    """Whether the kernel can limit the TCP ports a run connects to (ABI 4 and later)."""
+    return abi() >= 4
+
+
+def build(boundary: Boundary, connect_ports: Collection[int] | None = None) -> int:
+    """A Landlock ruleset (a file descriptor, closed on exec) for ``boundary``; with
+    ``connect_ports``, TCP connections to those ports only, where the kernel can."""
     handled = handled_rights()
-    attr = RulesetAttr(handled_access_fs=handled, scoped=SCOPE_SIGNAL if abi() >= 6 else 0)
+    ports = connect_ports if connect_ports is not None and confines_connections() else None
+    attr = RulesetAttr(handled_access_fs=handled, handled_access_net=0 if ports is None
+                       else CONNECT_TCP, scoped=SCOPE_SIGNAL if abi() >= 6 else 0)
     try:
         ruleset = syscall(SYS_CREATE_RULESET, ctypes.byref(attr),
                           ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
@@ -131,6 +147,8 @@ def build(boundary: Boundary) -> int:
             allow(ruleset, path, READ & handled)
         for path in boundary.writable:
             allow(ruleset, path, handled & ~MAKE_DEVICE)
+        for port in ports or ():
+            allow_connect(ruleset, port)
     except BaseException:
         os.close(ruleset)
         raise
@@ -155,6 +173,16 @@ def allow(ruleset: int, path: str, rights: int) -> None:
             from error
     finally:
         os.close(fd)
+
+
+def allow_connect(ruleset: int, port: int) -> None:
+    attr = NetPortAttr(allowed_access=CONNECT_TCP, port=port)
+    try:
+        syscall(SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(RULE_NET_PORT),
+                ctypes.byref(attr), ctypes.c_uint32(0))
+    except OSError as error:
+        raise ConfinementError(error.errno, f"landlock_add_rule port {port}: "
+                                            f"{error.strerror}") from error
 
 
 def enter(ruleset: int) -> None:

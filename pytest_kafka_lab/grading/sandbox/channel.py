@@ -1,0 +1,151 @@
+"""The grader's end of a run's channel (``inside/channel.py`` is the run's).
+
+Events arrive as packets on sockets the grader holds: the one handed to the run's first
+process, and one for each process it forks. Each event is stamped on arrival with the
+grader's clock (``time``; the run's own stays as ``reported_time``) and kept here, out of
+the run's reach: a run can add events, never retract or reorder one. A question
+(``ask``) is answered from the run's failure plans, which never enter the run: the
+grader decides which call fails, and records its own decision as an event
+(``source: "grader"``), so that an injected failure is known from the grader alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pytest_kafka_lab.events import Event
+
+PACKET_LIMIT = 65536
+CHANNEL_VARIABLE = "KAFKA_LAB_CHANNEL"
+
+
+class FailurePlan:
+    """``{ident: n}``: the first n calls of one observed function for a first argument
+    whose ``key`` field is ident fail, injected by the grader."""
+
+    def __init__(self, key: str, failures: Mapping[str, int]) -> None:
+        self.key = key
+        self.left = dict(failures)
+
+    def decide(self, ident: Any) -> bool:
+        if ident is None or self.left.get(str(ident), 0) <= 0:
+            return False
+        self.left[str(ident)] -= 1
+        return True
+
+
+class RunChannel:
+    """One run's events and answers. ``child_end`` is handed to the run's process
+    (``pass_fds``) and closed here once it started (``started``)."""
+
+    def __init__(self, plans: Mapping[str, FailurePlan] | None = None) -> None:
+        self.plans = dict(plans or {})
+        self._mine, self.child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._mine, selectors.EVENT_READ)
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="kafka-lab run channel",
+                                        daemon=True)
+        self._thread.start()
+
+    def environment(self) -> dict[str, str]:
+        return {CHANNEL_VARIABLE: str(self.child_end.fileno())}
+
+    def started(self) -> None:
+        self.child_end.close()
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event so far, including any still waiting in the sockets."""
+        with self._lock:
+            if not self._closed:
+                self._drain(0)
+            return list(self._events)
+
+    def _serve(self) -> None:
+        while not self._closed:
+            with self._lock:
+                if self._closed:
+                    return
+                self._drain(0)
+            with contextlib.suppress(OSError, ValueError):
+                self._selector.select(0.05)
+
+    def _drain(self, timeout: float) -> None:
+        """Take in every packet ready now (the lock held)."""
+        while True:
+            ready = self._selector.select(timeout)
+            if not ready:
+                return
+            for key, _ in ready:
+                self._receive(key.fileobj)  # type: ignore[arg-type]
+
+    def _receive(self, sock: socket.socket) -> None:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, PACKET_LIMIT, 4, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            self._selector.unregister(sock)
+            sock.close()
+            return
+        try:
+            event = json.loads(data)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict) or not isinstance(event.get("kind"), str):
+            for descriptor in fds:
+                socket.close(descriptor)
+            return
+        self._take(sock, event, fds)
+
+    def _take(self, sock: socket.socket, event: dict[str, Any], fds: list[int]) -> None:
+        event["reported_time"] = event.get("time")
+        event["time"] = time.time()
+        event.pop("source", None)  # "grader" is the grader's word alone
+        if event["kind"] == "channel" and fds:
+            child = socket.socket(fileno=fds.pop(0))
+            self._selector.register(child, selectors.EVENT_READ)
+        for descriptor in fds:
+            socket.close(descriptor)
+        if event.pop("ask", False):
+            answer = self._answer(event)
+            with contextlib.suppress(OSError):
+                sock.send(json.dumps(answer).encode())
+        self._events.append(event)
+
+    def _answer(self, event: dict[str, Any]) -> dict[str, Any]:
+        plan = self.plans.get(str(event.get("function")))
+        if event["kind"] != "calling" or plan is None or not plan.decide(event.get("ident")):
+            return {"inject": False}
+        message = f"injected failure for {event.get('ident')}"
+        self._events.append({"kind": "call", "function": event.get("function"),
+                             "ident": event.get("ident"), "outcome": "injected-failure",
+                             "error": repr(RuntimeError(message)), "message": message,
+                             "time": time.time(), "pid": event.get("pid"),
+                             "source": "grader"})
+        return {"inject": True, "message": message}
+
+    def close(self) -> None:
+        """Take in what is left, then close every socket (the run has ended)."""
+        with self._lock:
+            self._drain(0)
+            self._closed = True
+            for key in list(self._selector.get_map().values()):
+                with contextlib.suppress(OSError):
+                    key.fileobj.close()  # type: ignore[union-attr]
+            self._selector.close()
+        with contextlib.suppress(OSError):
+            self.child_end.close()
+        self._thread.join(1)
