@@ -18,7 +18,7 @@ import signal
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,8 +136,12 @@ class KraftNode(LoopbackBroker):
         node_id: int = 1,
         quorum: Quorum | None = None,
         settings: dict[str, str] | None = None,
+        extra_listeners: Mapping[str, tuple[int, str]] | None = None,
     ) -> None:
         self.config = config
+        # Listener name → (port bound on 127.0.0.1, advertised "host:port"): a grader's
+        # proxy gets a listener that advertises the proxy, so clients stay behind it.
+        self.extra_listeners = dict(extra_listeners or {})
         self.node_id = node_id
         self.quorum = quorum or Quorum()
         self.settings = {**TEST_BROKER_SETTINGS, **(settings or {})}
@@ -240,16 +244,22 @@ class KraftNode(LoopbackBroker):
     def server_properties(self) -> str:
         assert self.data_dir is not None
         controller_port = self.quorum.controller_ports[self.node_id]
+        extra = self.extra_listeners.items()
         settings = {
             "process.roles": "broker,controller",
             "node.id": str(self.node_id),
             "controller.quorum.voters": self.quorum.voters(),
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
-                         f"CONTROLLER://127.0.0.1:{controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+                         f"CONTROLLER://127.0.0.1:{controller_port}"
+                         + "".join(f",{name}://127.0.0.1:{port}" for name, (port, _) in extra),
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}"
+                                    + "".join(f",{name}://{advertised}"
+                                              for name, (_, advertised) in extra),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+                                              + "".join(f",{name}:PLAINTEXT" for name in
+                                                        self.extra_listeners),
             "log.dirs": str(self.data_dir / "logs"),
             **self.settings,
             **dict(self.config.broker_properties),

@@ -1,10 +1,14 @@
 """A recording Kafka-protocol proxy: the student's clients talk to the broker through it,
 and it keeps, decoded, what each client asked and what the broker answered.
 
-Nothing is rewritten. The broker gets a listener of its own whose *advertised* address is
-the proxy's, so a client that bootstraps through the proxy learns from Metadata and
-FindCoordinator that the broker is at the proxy, and every later connection comes through
-it too::
+A client that bootstraps through the proxy must keep coming back through it, whatever
+broker address it learns. Two ways hold it there:
+
+- ``advertise=True`` (what the grader's sandbox uses, one proxy per run): the proxy puts
+  its own address in the three answers that name brokers (Metadata, FindCoordinator,
+  DescribeCluster; ``addresses``), so any single broker can stand behind it unchanged.
+- A broker listener of its own whose *advertised* address is the proxy's: then nothing is
+  rewritten::
 
     proxy = WireProxy()                       # bound: its address is known
     broker = LocalBroker(config, extra_listeners={"RUNS": (runs_port, proxy.address)})
