@@ -48,6 +48,20 @@ from pytest_kafka_lab.grading.verdicts import require_ran
 
 pytestmark = pytest.mark.exercise("ex2", "consumer with manual commits")
 
+# What each check's verdict rests on (see ``grading.report.EVIDENCE``).
+EVIDENCE = {
+    "automatic_commits_are_switched_off": ("report",),
+    "joins_order_processor_from_the_earliest_offset": ("report", "wire"),
+    "processes_every_order_before_ctrl_c": ("calls", "wire"),
+    "commits_after_every_10th_message": ("report", "calls", "wire"),
+    "commits_are_synchronous": ("report", "wire"),
+    "commits_are_never_ahead_of_processing": ("calls", "report", "wire"),
+    "final_commit_covers_exactly_the_processed_messages": ("broker", "calls"),
+    "closes_the_consumer_on_ctrl_c": ("report",),
+    "prints_the_number_processed": ("output", "calls"),
+    "survives_a_broker_reported_error": ("report", "calls", "wire"),
+}
+
 FILE = "exercise_consumer.py"
 GROUP = "order-processor"
 TOPIC = "orders"

@@ -45,6 +45,17 @@ from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
 pytestmark = pytest.mark.exercise("ex3", "consumer group scaling")
 
+# What each check's verdict rests on (see ``grading.report.EVIDENCE``).
+EVIDENCE = {
+    "consumer_is_configured_for_cooperative_rebalancing": ("report", "wire"),
+    "rebalance_callbacks_show_every_assignment_and_revocation": ("report", "output"),
+    "one_consumer_owns_all_six_partitions": ("report", "broker"),
+    "two_consumers_share_the_partitions_three_each": ("report", "broker"),
+    "first_consumer_gives_up_only_the_partitions_it_loses": ("report", "broker"),
+    "partitions_are_taken_back_when_a_member_leaves": ("report", "broker"),
+    "messages_keep_being_consumed_through_rebalances": ("report", "wire", "broker"),
+}
+
 TOPIC = "high-volume"
 GROUP = "scaling-demo"
 ALL = frozenset(range(6))

@@ -34,6 +34,18 @@ from pytest_kafka_lab.readers import Record, read_topic
 
 pytestmark = pytest.mark.exercise("ex4", "exactly-once processing")
 
+# What each check's verdict rests on (see ``grading.report.EVIDENCE``).
+EVIDENCE = {
+    "main_produces_10_payments": ("broker",),
+    "every_payment_is_processed": ("calls", "broker"),
+    "no_payment_is_processed_twice": ("calls",),
+    "second_pass_reads_every_payment_again": ("report", "wire"),
+    "processed_payments_are_consumed_from_the_topic": ("calls", "report", "wire"),
+    "payments_of_one_customer_are_all_processed": ("report",),
+    "a_redelivered_payment_is_processed_once": ("report",),
+    "payment_is_marked_only_after_processing": ("report",),
+}
+
 FILE = "exercise_exactly_once.py"
 TOPIC = "payments"
 NUM_PAYMENTS = 10

@@ -47,6 +47,22 @@ from pytest_kafka_lab.readers import Record, read_topic
 
 pytestmark = pytest.mark.exercise("ex5", "dead letter queue")
 
+# What each check's verdict rests on (see ``grading.report.EVIDENCE``).
+EVIDENCE = {
+    "automatic_commits_are_switched_off": ("report",),
+    "survives_an_order_that_fails_every_try": ("calls",),
+    "retries_a_failing_order_3_times": ("calls",),
+    "an_order_that_succeeds_on_a_retry_is_not_dead_lettered": ("calls", "broker"),
+    "failed_orders_go_to_orders_dlq_once": ("calls", "broker"),
+    "dead_letters_keep_the_original_key_and_value": ("broker",),
+    "dead_letter_headers_describe_the_failure": ("broker", "calls"),
+    "no_order_is_lost": ("broker", "calls"),
+    "no_order_is_both_processed_and_dead_lettered": ("broker", "calls"),
+    "commits_each_offset_only_after_it_is_done": ("report", "calls", "wire"),
+    "committed_offsets_cover_exactly_the_handled_messages": ("broker", "calls"),
+    "stops_after_100_messages": ("report", "wire"),
+}
+
 FILE = "exercise_dlq.py"
 GROUP = "order-processor-dlq"
 TOPIC = "orders"

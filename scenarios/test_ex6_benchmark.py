@@ -29,10 +29,23 @@ from pytest_kafka_lab.grading.evidence import listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.sandbox import Run
 from pytest_kafka_lab.grading.verdicts import require_ran
+from pytest_kafka_lab.grading.wire.evidence import ACKS_NAMES, SentBatch, sent_batches
 from pytest_kafka_lab.readers import fresh_consumer, high_watermark, partitions_of
 from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
 pytestmark = pytest.mark.exercise("ex6", "producer benchmark")
+
+# What each check's verdict rests on (see ``grading.report.EVIDENCE``).
+EVIDENCE = {
+    "returns_every_figure": ("report",),
+    "broker_receives_exactly_the_messages_asked_for": ("broker",),
+    "messages_figure_matches_the_broker": ("report", "broker"),
+    "figures_agree_with_each_other": ("report",),
+    "producer_uses_the_given_configuration": ("report", "wire"),
+    "clock_covers_every_delivery": ("wire", "report"),
+    "main_measures_every_level_of_every_factor": ("report", "wire"),
+    "main_measures_messages_really_delivered": ("report", "wire", "broker"),
+}
 
 FILE = "exercise_benchmark.py"
 TOPIC = "benchmark-topic"
@@ -128,10 +141,33 @@ class MainRun:
         return Counter(producer_of(event) for event in successful_deliveries(self.run))
 
     def measured(self) -> list[tuple[str, int | str, str]]:
-        """The settings of every producer that had a message delivered to the topic."""
+        """The settings of every producer that had a message delivered to the topic: its
+        acks and compression as its requests carried them on the wire (its batch.size as
+        it reported it), where the wire tells producers apart by the name their requests
+        carry; a producer the wire never saw deliver measured nothing."""
         delivered = self.delivered()
-        return [settings(event.get("config") or {}) for event in self.producers()
-                if delivered[producer_of(event)]]
+        reported = [event for event in self.producers() if delivered[producer_of(event)]]
+        if not self.run.witnessed:
+            return [settings(event.get("config") or {}) for event in reported]
+        sent: dict[str | None, list[SentBatch]] = {}
+        for batch in sent_batches(self.run.wire, TOPIC):
+            if batch.acknowledged:
+                sent.setdefault(batch.client_id, []).append(batch)
+        names = Counter(event.get("wire_client_id") for event in self.producers())
+        measured = []
+        for event in reported:
+            name = event.get("wire_client_id")
+            claimed = settings(event.get("config") or {})
+            if name not in sent:
+                continue
+            if names[name] > 1:  # one name for several producers: their own account
+                measured.append(claimed)
+                continue
+            acks = {ACKS_NAMES.get(batch.acks, str(batch.acks)) for batch in sent[name]}
+            codecs = {batch.compression for batch in sent[name]} - {"none"}
+            measured.append((acks.pop() if len(acks) == 1 else claimed[0], claimed[1],
+                             codecs.pop() if len(codecs) == 1 else "none"))
+        return measured
 
 
 @pytest.fixture(scope="module")

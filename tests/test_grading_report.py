@@ -177,3 +177,26 @@ def test_lab_timeout_is_the_option_or_60_seconds(
     result = pytester.runpytest("-p", "no:cacheprovider", "-s", *args)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"*lab_timeout={seconds!r}*"])
+
+
+def test_every_check_names_what_its_verdict_rests_on() -> None:
+    """Each exercise module's ``EVIDENCE`` names every check it declares, each with
+    kinds of evidence the reports know (``report.EVIDENCE``)."""
+    import ast
+
+    from pytest_kafka_lab.grading.course import course_dir
+    from pytest_kafka_lab.grading.report import EVIDENCE
+
+    modules = sorted(course_dir().glob("test_ex*.py"))
+    assert len(modules) == 6
+    for module in modules:
+        tree = ast.parse(module.read_text())
+        checks = {node.name.removeprefix("test_") for node in tree.body
+                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+        table = next(ast.literal_eval(node.value) for node in tree.body
+                     if isinstance(node, ast.Assign)
+                     and getattr(node.targets[0], "id", None) == "EVIDENCE")
+        assert set(table) == checks, module.name
+        unknown = {kind for kinds in table.values() for kind in kinds} - set(EVIDENCE)
+        assert not unknown, (module.name, unknown)
+        assert all(table.values()), module.name

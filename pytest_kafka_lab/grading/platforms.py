@@ -180,8 +180,10 @@ def feedback_item(exercise: Exercise, checks: list[Check], accepts: str) -> list
     head = escape_markdown(first_line(text))
     points = sum(check.points for check in checks)
     names = ", ".join(f"**{check.name}**" for check in checks)
+    judged = (f" Judged from: {', '.join(checks[0].evidence)}."
+              if checks[0].evidence else "")
     item = [f"- {names}: {checks[0].status}, 0/{points} point{'s' if points > 1 else ''}. "
-            f"{head} ({accepts})"]
+            f"{head}{judged} ({accepts})"]
     rest = text.strip().splitlines()[1:]
     if rest:
         item += ["", "  ```text", *(f"  {line}" for line in rest), "  ```", ""]

@@ -168,7 +168,9 @@ def pytest_runtest_makereport(
     # of that report, and pytest-xdist hands it from a worker to the controller, where the
     # GradeRecorder adds the points (it holds the course's points per check).
     record = {"exercise": exercise, "title": title, "name": name, "status": status,
-              "message": message, "points": marker.kwargs.get("points", 1)}
+              "message": message, "points": marker.kwargs.get("points", 1),
+              "evidence": list(getattr(getattr(item, "module", None), "EVIDENCE", {})
+                               .get(name, ()))}
     item.user_properties += [("exercise", exercise), ("check", name),
                              (CHECK_PROPERTY, json.dumps(record))]
 
@@ -432,7 +434,7 @@ class GradeRecorder:
             points = self.points.get(record["exercise"], {}).get(record["name"],
                                                                  record["points"])
             check = Check(record["name"], record["status"], record["message"], points,
-                          round(duration, 3))
+                          round(duration, 3), list(record.get("evidence") or []))
             self.config.stash[GRADE].exercise(record["exercise"], record["title"]) \
                 .checks.append(check)
             # The record is taken: --junitxml keeps exercise, check and the points.

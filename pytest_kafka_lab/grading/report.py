@@ -15,6 +15,16 @@ from pathlib import Path
 from typing import Any
 
 STATUSES = ("passed", "failed", "error", "missing")
+# What a check's verdict can rest on, and how a report names it.
+EVIDENCE = {
+    "broker": "what the broker holds, read by the grader's own clients",
+    "wire": "what the run's clients sent and were sent, recorded by the grader's proxy",
+    "calls": "calls of the course's functions, reported to the grader's own channel "
+             "and stamped there; injected failures decided by the grader",
+    "output": "what the run printed, read by the grader",
+    "report": "what the run reported of itself (configuration, callbacks, commit() "
+              "calls), believed only where the wire and its output do not contradict it",
+}
 MISSING = "missing:"
 
 # Points per check: {exercise: {check: points}}.
@@ -28,6 +38,9 @@ class Check:
     message: str = ""
     points: int = 1  # what the check is worth; earned only when it passed
     duration: float = 0.0  # seconds of its setup, call and teardown
+    # What the verdict rests on (``EVIDENCE``): seen by the grader outside the run, or
+    # reported by the run (and then held against the wire and its output).
+    evidence: list[str] = field(default_factory=list)
 
     @property
     def earned(self) -> int:

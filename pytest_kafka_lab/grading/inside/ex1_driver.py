@@ -84,26 +84,26 @@ def shows_delivery(value: Any, depth: int = 0) -> bool:
                if not FAILURES.search(str(key)))
 
 
-def counted(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Where the failed message was counted: a mapping that gained its partition as a
-    key with a delivery recorded under it, or a delivery counter that grew."""
-    found: list[str] = []
-    for where, (kind, now, mapping) in after.items():
-        then: Any = before[where][1] if where in before else ([] if kind == "keys" else 0)
+def snapshot(seen: dict[str, Any]) -> dict[str, Any]:
+    """``tallies()`` as data for the grader, which compares the two snapshots itself:
+    a count's value; a mapping's keys, and what it holds for the failed partition (shown,
+    and whether that records a delivery)."""
+    shot: dict[str, Any] = {}
+    for where, (kind, now, mapping) in seen.items():
         if kind == "count":
-            if now > then:
-                found.append(f"{where} went from {then} to {now}")
+            shot[where] = {"kind": "count", "value": now}
             continue
-        for key in set(now) - set(then):
-            if str(key) != str(PARTITION):
-                continue
-            try:
-                held = mapping[key]
-            except Exception:
-                held = "?"
-            if shows_delivery(held):
-                found.append(f"{where} gained the key {key!r}, holding {reprlib.repr(held)}")
-    return found
+        entry: dict[str, Any] = {"kind": "keys", "keys": [str(key) for key in now]}
+        for key in now:
+            if str(key) == str(PARTITION):
+                try:
+                    held = mapping[key]
+                except Exception:
+                    held = "?"
+                entry["at_partition"] = {"key": repr(key), "held": reprlib.repr(held),
+                                         "delivery": shows_delivery(held)}
+        shot[where] = entry
+    return shot
 
 
 def replay(order: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def replay(order: dict[str, Any]) -> dict[str, Any]:
             name for name, value in vars(exercise).items()
             if callable(value) and not name.startswith("_")
             and getattr(value, "__module__", None) == exercise.__name__)}
-    before = tallies(exercise)
+    before = snapshot(tallies(exercise))
     answer: dict[str, Any] = {"callback": True}
     for _ in range(ATTEMPTS):
         # A producer that does not know the topic's partitions yet reports the bad
@@ -139,5 +139,5 @@ def replay(order: dict[str, Any]) -> dict[str, Any]:
         answer["remaining"] = producer.flush(30)
     except BaseException as error:  # the callback's own exception, raised through flush()
         answer["raised"] = repr(error)
-    answer["counted"] = counted(before, tallies(exercise))
+    answer["tallies"] = {"before": before, "after": snapshot(tallies(exercise))}
     return answer
