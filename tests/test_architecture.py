@@ -81,6 +81,17 @@ def test_the_grader_imports_of_the_inside_only_names_and_classes() -> None:
         assert not relative_only, relative(path)
 
 
+def test_the_wire_stands_alone() -> None:
+    """The proxy and its decoders import only each other: the grader's process may run it
+    anywhere, and nothing of a run or a check reaches into it."""
+    wire = PACKAGE / "grading" / "wire"
+    offenders = {relative(path): {name for name in imports_of(path)
+                                  if not name.startswith("pytest_kafka_lab.grading.wire")}
+                 for path in sources(wire)}
+    assert sources(wire)
+    assert not {path: names for path, names in offenders.items() if names}
+
+
 @pytest.mark.parametrize("module", ["grading/report.py", "events.py"])
 def test_leaf_modules_import_nothing_of_the_package(module: str) -> None:
     assert imports_of(PACKAGE / module) == set()

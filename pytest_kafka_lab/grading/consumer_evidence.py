@@ -294,3 +294,8 @@ def config_value(config: dict[str, Any], name: str, default: str) -> str:
 
 def is_false(config: dict[str, Any], name: str, default: str) -> bool:
     return config_value(config, name, default) in ("false", "0")
+
+
+def positions(orders: dict[str, Placed]) -> dict[str, Position]:
+    """``{order id: (partition, offset)}`` of the orders the harness produced."""
+    return {order_id: placed.position for order_id, placed in orders.items()}

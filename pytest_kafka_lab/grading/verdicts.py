@@ -36,10 +36,10 @@ class IntegrityError(SubmissionError):
     it (the wire, its output): the exercise is an error, never a pass."""
 
 
-def require_honest(run: Run) -> Run:
+def require_honest(run: Run, *more: str) -> Run:
     """Raise ``IntegrityError`` when the run's own reports contradict the wire or its
-    output (``integrity.contradictions``)."""
-    problems = contradictions(run)
+    output (``integrity.contradictions``, and the exercise's own findings ``more``)."""
+    problems = [*contradictions(run), *more]
     if problems:
         raise IntegrityError(
             "the grader cannot trust this run: " + "; ".join(problems[:3])
