@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from pytest_kafka_lab.grading.consumer_evidence import calls
 from pytest_kafka_lab.grading.evidence import duplicates, json_values, listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.integrity import unfetched_calls
@@ -76,8 +77,9 @@ class Evidence:
     def processed(self) -> dict[str, list[Any]]:
         """``{payment_id: [what each process_payment call for it returned, in order]}``."""
         results: dict[str, list[Any]] = defaultdict(list)
-        for call in self.run.of("call", function="process_payment", outcome="returned"):
-            results[str(call["ident"])].append(call["result"])
+        for _, call in calls(self.run.events, "process_payment"):
+            if call["outcome"] == "returned":
+                results[str(call["ident"])].append(call["result"])
         return dict(results)
 
     def produced_ids(self) -> list[str]:
@@ -103,7 +105,7 @@ class Evidence:
                 if payment is not None:
                     polls[payment] += 1
             elif event.get("kind") == "call" and event.get("function") == "process_payment" \
-                    and event.get("ident") is not None:
+                    and event.get("ident") is not None and not event.get("unasked"):
                 payment = str(event["ident"])
                 calls[payment] += 1
                 if calls[payment] > polls[payment]:

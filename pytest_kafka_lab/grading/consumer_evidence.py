@@ -173,11 +173,13 @@ def stop(process: SubmissionProcess) -> float:
 
 def calls(events: list[Event], function: str = "process_order") -> list[tuple[int, Event]]:
     """``(index in events, event)`` of each observed call of ``function``. A failure the
-    grader injected is known from the grader's own record (``source: "grader"``): a run
-    reporting one in its name is not believed."""
+    grader injected is known from the grader's own record (``source: "grader"``), and an
+    outcome counts only once the grader answered that call's question: a run reporting
+    either on its own is not believed."""
     return [(index, event) for index, event in enumerate(events)
             if event["kind"] == "call" and event.get("function") == function
-            and (event.get("outcome") != "injected-failure" or event.get("source") == "grader")]
+            and (event.get("source") == "grader" if event.get("outcome") == "injected-failure"
+                 else not event.get("unasked"))]
 
 
 def tries_by_order(events: list[Event], function: str = "process_order"

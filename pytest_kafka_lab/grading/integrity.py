@@ -88,15 +88,31 @@ def producer_settings(run: Run) -> list[str]:
 
 def deliveries(run: Run) -> list[str]:
     """Reported deliveries without an error, per topic, against the records the broker
-    acknowledged to this run."""
-    reported = Counter(str(event.get("topic")) for event in run.of("delivered")
-                       if not event.get("error"))
+    acknowledged to this run; and per producer, against those acknowledged to requests
+    that carried its name (where the name is its alone)."""
+    delivered = [event for event in run.of("delivered") if not event.get("error")]
+    reported = Counter(str(event.get("topic")) for event in delivered)
     problems = []
     for topic, count in sorted(reported.items()):
         acknowledged = acknowledged_records(run.wire, topic)
         if count > acknowledged:
             problems.append(f"the run reported {count} messages delivered to '{topic}', "
                             f"but the broker acknowledged {acknowledged} to it")
+    producers = run.of("client", client="producer")
+    names = Counter(event.get("wire_client_id") for event in producers)
+    named = {(event.get("pid"), event.get("client_id")): event.get("wire_client_id")
+             for event in producers if names[event.get("wire_client_id")] == 1}
+    by_producer = Counter((named.get((event.get("pid"), event.get("client_id"))),
+                           str(event.get("topic"))) for event in delivered)
+    for (name, topic), count in sorted(by_producer.items(), key=str):
+        if name is None:
+            continue
+        acknowledged = acknowledged_records(
+            [exchange for exchange in run.wire if exchange.client_id == name], topic)
+        if count > acknowledged:
+            problems.append(f"the run reported {count} messages delivered to '{topic}' by "
+                            f"its producer {name}, but the broker acknowledged "
+                            f"{acknowledged} from it")
     return problems
 
 

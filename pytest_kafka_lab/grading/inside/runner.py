@@ -38,17 +38,17 @@ def load(path: Path) -> Any:
 
 
 def observed(name: str, function: Callable[..., Any], plan: dict[str, Any]) -> Callable[..., Any]:
-    """``function`` reporting every call. Where the grader plans failures
-    (``plan["ask"]``), each call for a first argument whose ``plan["key"]`` field is set
-    first asks the grader whether to fail: the plan itself never enters this process."""
+    """``function`` reporting every call. Each call for a first argument whose
+    ``plan["key"]`` field is set first asks the grader (whether to fail, where the grader
+    plans failures: the plan never enters this process); the grader counts a call's
+    outcome only after it answered its question."""
     key = plan.get("key")
-    asking = bool(plan.get("ask"))
 
     @functools.wraps(function)  # its signature stays visible (see ``unfit_call``)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         subject = args[0] if args else None
         ident = subject.get(key) if key and isinstance(subject, dict) else None
-        if asking and ident is not None:
+        if ident is not None:
             answer = ask("calling", function=name, ident=ident)
             if answer.get("inject"):
                 raise RuntimeError(str(answer.get("message") or f"injected failure for {ident}"))

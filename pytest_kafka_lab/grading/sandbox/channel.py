@@ -53,6 +53,8 @@ class RunChannel:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._mine, selectors.EVENT_READ)
         self._closed = False
+        # Questions answered, per (pid, function, ident), that no outcome has used yet.
+        self._asked: dict[tuple[Any, str, str], int] = {}
         self._thread = threading.Thread(target=self._serve, name="kafka-lab run channel",
                                         daemon=True)
         self._thread.start()
@@ -123,11 +125,29 @@ class RunChannel:
             answer = self._answer(event)
             with contextlib.suppress(OSError):
                 sock.send(json.dumps(answer).encode())
+        elif event["kind"] == "call":
+            self._pair(event)
         self._events.append(event)
 
+    def _pair(self, event: dict[str, Any]) -> None:
+        """An outcome of a call counts only after the grader answered that call's question
+        (``asked``): an outcome reported without one the grader marks ``unasked``."""
+        if event.get("ident") is None:
+            return
+        question = (event.get("pid"), str(event.get("function")), str(event.get("ident")))
+        if self._asked.get(question, 0) > 0:
+            self._asked[question] -= 1
+            event["asked"] = True
+        else:
+            event["unasked"] = True
+
     def _answer(self, event: dict[str, Any]) -> dict[str, Any]:
+        if event["kind"] != "calling":
+            return {}
         plan = self.plans.get(str(event.get("function")))
-        if event["kind"] != "calling" or plan is None or not plan.decide(event.get("ident")):
+        if plan is None or not plan.decide(event.get("ident")):
+            question = (event.get("pid"), str(event.get("function")), str(event.get("ident")))
+            self._asked[question] = self._asked.get(question, 0) + 1
             return {"inject": False}
         message = f"injected failure for {event.get('ident')}"
         self._events.append({"kind": "call", "function": event.get("function"),
