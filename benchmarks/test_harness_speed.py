@@ -1,18 +1,21 @@
 """The harness's own speed: broker start (warm cache), topic create and delete, a new
 group's first assignment, a cooperative rebalance when a second member joins, grading one
-full submission, the whole ``pytest scenarios/`` run, and ``kafka-lab grade`` of one full
-submission and of six with ``-j 2``."""
+full submission, the whole ``pytest scenarios/`` run, ``kafka-lab grade`` of one full
+submission and of six with ``-j 2``, and what a run's isolation adds to its start-up."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
 import sys
 import time
+from copy import copy as shallow_copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
@@ -20,6 +23,7 @@ from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.backends.local import LocalBroker
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.grading.course import EXERCISE_FILES, course_dir
+from pytest_kafka_lab.grading.sandbox import Sandbox
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.topics import TopicFactory, create_topic, delete_topics
 from pytest_kafka_lab.waiting import wait_for
@@ -197,3 +201,31 @@ def test_grading_class_six_with_j2(benchmark: Any, tmp_path: Path) -> None:
     six = copies_of_the_reference(tmp_path, 6)
     benchmark.pedantic(kafka_lab_grade, args=(tmp_path / "book", "-j", "2", *six), rounds=1,
                        iterations=1)
+
+
+def bare(sandbox: Sandbox, root: Path) -> Sandbox:
+    """``sandbox`` without the layers that cost a run its start-up: no PID namespace (and
+    its supervisor), no cgroups."""
+    weak = shallow_copy(sandbox)
+    weak.root, weak.runs = root, 0
+    root.mkdir()
+    weak.layers = dataclasses.replace(sandbox.layers, namespaces=None, controllers=())
+    return weak
+
+
+@pytest.mark.parametrize("layers", ["every layer", "without namespaces or cgroups"])
+def test_trivial_run(benchmark: Any, lab_sandbox: Sandbox, tmp_path: Path,
+                     layers: str) -> None:
+    """A run of a script that does nothing, started and finished: the difference between
+    the two is what a run's isolation adds (issue 22: at most 0.5 s per exercise, of one
+    to four runs)."""
+    benchmark.group = "run isolation"
+    sandbox = lab_sandbox if layers == "every layer" else bare(lab_sandbox, tmp_path / "bare")
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "nothing.py").write_text("pass\n")
+
+    def run() -> None:
+        assert sandbox.start_script(folder, "nothing.py").finish(30).exit_code == 0
+
+    benchmark.pedantic(run, rounds=20, warmup_rounds=2, iterations=1)

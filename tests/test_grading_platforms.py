@@ -45,6 +45,7 @@ from pytest_kafka_lab.grading.report import (
     unknown_points,
     without_grader_frames,
 )
+from pytest_kafka_lab.grading.sandbox.isolation import Isolation
 
 ROOT = Path(__file__).parent.parent
 EX1 = ROOT / "scenarios" / "test_ex1_producer.py"
@@ -128,6 +129,10 @@ REPORT_SCHEMA = {
         "submission": {"type": "string"},
         "points": {"type": "integer"},
         "max_points": {"type": "integer"},
+        "isolation": {"type": "object", "properties": {
+            "in_force": {"type": "array", "items": {"type": "string"}},
+            "refused": {"type": "object", "additionalProperties": {"type": "string"}},
+        }, "required": ["in_force", "refused"]},
         "exercises": {"type": "object", "additionalProperties": {
             "type": "object",
             "properties": {
@@ -343,6 +348,17 @@ def test_the_points_file_sets_each_checks_points_in_every_report(
         "summary.md")
 
 
+def test_the_report_says_which_layers_of_isolation_held(unflushed: Graded,
+                                                        unflushed_xdist: Graded) -> None:
+    """Each layer in force or refused with its reason, as the sandbox that ran the
+    submission found them: under -n 2 a worker's, carried to the controller."""
+    for graded in (unflushed, unflushed_xdist):
+        isolation = graded.json("report.json")["isolation"]
+        assert set(isolation["in_force"]) | set(isolation["refused"]) == \
+            set(Isolation.layers()), isolation
+        assert all(isolation["refused"].values()), isolation
+
+
 def test_points_apply_alike_with_and_without_xdist(unflushed: Graded,
                                                   unflushed_xdist: Graded) -> None:
     """Under -n 2 the checks run on a worker, the points are applied on the controller."""
@@ -451,7 +467,8 @@ def test_the_linked_readme_section_exists() -> None:
         assert link.endswith("#" + github_anchor(f"{exercise_id}, {title}"))
 
 
-GRADER_FRAME = re.compile(r'File "[^"]*pytest_kafka_lab/grading/\w+\.py", line \d+')
+GRADER_FRAME = re.compile(
+    r'File "[^"]*(pytest_kafka_lab/grading|kafka_lab_inside)/\w+\.py", line \d+')
 
 
 def test_feedback_shows_no_grader_traceback_but_the_students_own(crashing: Graded) -> None:

@@ -200,3 +200,13 @@ def test_every_check_names_what_its_verdict_rests_on() -> None:
         unknown = {kind for kinds in table.values() for kind in kinds} - set(EVIDENCE)
         assert not unknown, (module.name, unknown)
         assert all(table.values()), module.name
+
+
+def test_the_report_carries_the_isolation_of_its_runs() -> None:
+    isolation = {"in_force": ["landlock", "pid_namespace"],
+                 "refused": {"pids_cap": "cannot make a pids cgroup (Permission denied)"}}
+    grade = Grade("submission", isolation=isolation)
+    report = grade.as_dict()
+    assert report["isolation"] == isolation
+    assert Grade.from_dict(json.loads(json.dumps(report))) == grade
+    assert "isolation" not in Grade("submission").as_dict()  # no run said: not claimed

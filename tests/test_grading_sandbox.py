@@ -5,7 +5,9 @@ leaving nothing behind; and the verdicts for submissions that cannot be run as a
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker
+from pytest_kafka_lab.grading.consumer_evidence import calls
 from pytest_kafka_lab.grading.course import course_dir
 from pytest_kafka_lab.grading.sandbox import OUTPUT_LIMIT, Sandbox, confinement
 from pytest_kafka_lab.grading.verdicts import SubmissionError, last_traceback, require_ran
@@ -123,42 +126,60 @@ def test_a_run_can_neither_read_the_graders_process_nor_signal_it(
     lab_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """The grader's own environment may hold secrets: its ``/proc`` files are closed to a
-    run, and so is sending it a signal (a run killing its grader)."""
+    run, and so is sending it a signal (a run killing its grader). In a PID namespace the
+    grader is not even there, and the run's parent is its supervisor, closed too."""
     folder = submission(tmp_path, "spy.py", """
-        import os
-        grader = os.getppid()
-        for attempt in (lambda: open(f"/proc/{grader}/environ", "rb").read(),
-                        lambda: os.kill(grader, 0)):  # 0: only the permission check
-            try:
-                attempt()
-                print("allowed")
-            except PermissionError:
-                print("denied")
+        import os, sys
+        for pid in (int(sys.argv[1]), os.getppid()):
+            for attempt in (lambda: open(f"/proc/{pid}/environ", "rb").read(),
+                            lambda: os.kill(pid, 0)):  # 0: only the permission check
+                try:
+                    attempt()
+                    print("allowed")
+                except PermissionError:
+                    print("denied")
+                except (FileNotFoundError, ProcessLookupError):
+                    print("absent")
     """)
-    run = lab_sandbox.start_script(folder, "spy.py").finish(30)
-    assert run.stdout.split() == ["denied", "denied"], run.stdout + run.stderr
+    run = lab_sandbox.start_script(folder, "spy.py", str(os.getpid())).finish(30)
+    grader, parent = run.stdout.split()[:2], run.stdout.split()[2:]
+    if lab_sandbox.isolation.pid_namespace:
+        assert grader == ["absent", "absent"], run.stdout + run.stderr
+        assert parent[0] == "denied", run.stdout + run.stderr  # the supervisor's environ
+    else:
+        assert grader == parent == ["denied", "denied"], run.stdout + run.stderr
+
+
+def running_with(token: str) -> list[int]:
+    """The live processes (not zombies) of this machine whose command line holds
+    ``token``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if token.encode() in (entry / "cmdline").read_bytes() \
+                    and (entry / "stat").read_text().rpartition(")")[2].split()[0] != "Z":
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return found
 
 
 def test_a_child_that_leaves_the_process_group_is_still_killed(
     lab_sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    folder = submission(tmp_path, "daemon.py", """
+    token = f"left-behind-{uuid.uuid4().hex}"
+    folder = submission(tmp_path, "daemon.py", f"""
         import subprocess, sys
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
-                                 start_new_session=True)
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)",
+                                  "{token}"], start_new_session=True)
         print(child.pid, flush=True)
     """)
     run = lab_sandbox.start_script(folder, "daemon.py").finish(30)
-    pid = int(run.stdout.split()[0])
-
-    def gone() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-
-    wait_for(gone, 10, f"the escaped child {pid} to be killed")
+    assert run.exit_code == 0, run.stderr
+    # At once in a PID namespace; soon after a SIGKILL found by its marker without one.
+    wait_for(lambda: not running_with(token), 10, "the escaped child to be killed")
 
 
 def test_a_flood_of_output_is_cut_and_does_not_hang(lab_sandbox: Sandbox, tmp_path: Path) -> None:
@@ -242,6 +263,8 @@ def test_the_failure_plan_stays_with_the_grader_and_its_word_cannot_be_forged(
             from kafka_lab_inside import channel
             channel.emit("call", function="process_order", ident="ORD-OTHER",
                          outcome="injected-failure", source="grader")
+            channel.emit("call", function="process_order", ident="ORD-FORGED",
+                         outcome="raised", error="RuntimeError('forged try')")
             try:
                 wrapper({"order_id": "ORD-PLANNED"})
             except RuntimeError:
@@ -257,6 +280,11 @@ def test_the_failure_plan_stays_with_the_grader_and_its_word_cannot_be_forged(
     forged = [call for call in run.of("call") if call["ident"] == "ORD-OTHER"]
     assert forged
     assert "source" not in forged[0]
+    # An outcome the grader was never asked about does not count as a try.
+    unasked = [call for call in run.of("call") if call["ident"] == "ORD-FORGED"]
+    assert unasked[0].get("unasked")
+    counted = {call["ident"] for _, call in calls(run.events)}
+    assert counted == {"ORD-PLANNED"}
 
 
 def test_a_missing_function_is_named_with_the_file_the_course_expects(
@@ -481,3 +509,185 @@ def test_a_syntax_error_is_quoted_from_its_traceback_however_long_the_paths() ->
     # A syntax error in the script itself has no traceback: its tail is quoted.
     plain = '  File "exercise_producer.py", line 3\n    x = (\n    ^\nSyntaxError: x\n'
     assert last_traceback("noise\n" * 500 + plain).endswith(plain)
+
+
+# Honest work inside every layer of isolation: each snippet prints "ok" and what it made.
+HONEST_WORK = {
+    "threads": """
+        import threading
+        done = []
+        threads = [threading.Thread(target=done.append, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print("ok", sorted(done) == list(range(8)))
+    """,
+    "multiprocessing": """
+        import multiprocessing
+
+        def square(n):
+            return n * n
+
+        if __name__ == "__main__":
+            lock = multiprocessing.Lock()
+            with lock:
+                queue = multiprocessing.Queue()
+                queue.put("hello")
+                said = queue.get(timeout=10)
+            with multiprocessing.Pool(2) as pool:
+                squares = pool.map(square, range(5))
+            with multiprocessing.get_context("spawn").Pool(2) as pool:
+                spawned = pool.map(square, range(3))
+            print("ok", said, squares, spawned)
+    """,
+    "subprocess": """
+        import subprocess, sys
+        child = subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True,
+                               text=True, check=True)
+        print("ok", child.stdout.strip())
+    """,
+    "stores": """
+        import shelve, sqlite3
+        with sqlite3.connect("processed.db") as db:
+            db.execute("create table if not exists done (id text primary key)")
+            db.execute("insert into done values ('ORD-1')")
+        with shelve.open("state") as state:
+            state["last"] = "ORD-1"
+        with shelve.open("state") as state:
+            last = state["last"]
+        rows = sqlite3.connect("processed.db").execute("select id from done").fetchall()
+        print("ok", rows, last)
+    """,
+    "logging": """
+        import logging
+        logging.basicConfig(filename="app.log", level=logging.INFO)
+        logging.getLogger("orders").info("processed ORD-1")
+        logging.shutdown()
+        print("ok", open("app.log").read().strip())
+    """,
+}
+HONEST_OUTPUT = {
+    "threads": "ok True",
+    "multiprocessing": "ok hello [0, 1, 4, 9, 16] [0, 1, 4]",
+    "subprocess": "ok 42",
+    "stores": "ok [('ORD-1',)] ORD-1",
+    "logging": "ok INFO:orders:processed ORD-1",
+}
+
+
+@pytest.mark.parametrize("work", sorted(HONEST_WORK))
+def test_honest_work_runs_inside_every_layer(lab_sandbox: Sandbox, tmp_path: Path,
+                                             work: str) -> None:
+    folder = submission(tmp_path, "work.py", HONEST_WORK[work])
+    run = lab_sandbox.start_script(folder, "work.py").finish(60)
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.strip() == HONEST_OUTPUT[work], run.stdout + run.stderr
+    assert not run.of("outside-access"), run.of("outside-access")
+    assert run.isolation == lab_sandbox.isolation
+
+
+def test_a_read_only_submission_is_graded_from_a_writable_copy(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A read-only checkout or mount: the solution keeps its store beside itself, as it
+    does on the student's machine, and the folder handed in stays as it was."""
+    folder = submission(tmp_path, "exercise_dlq.py", """
+        import sqlite3
+        from pathlib import Path
+        store = Path(__file__).with_name("processed.db")
+        with sqlite3.connect(store) as db:
+            db.execute("create table done (id text)")
+            db.execute("insert into done values ('ORD-1')")
+        (Path(__file__).parent / "data").mkdir()
+        (Path(__file__).parent / "data" / "seen.txt").write_text("ORD-1")
+        print("stored", store.name)
+    """)
+    (folder / "data-in").mkdir()
+    (folder / "data-in" / "orders.txt").write_text("ORD-1\n")
+    for path in [*folder.rglob("*"), folder]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        run = lab_sandbox.start_script(folder, "exercise_dlq.py").finish(30)
+    finally:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.strip() == "stored processed.db"
+    assert sorted(path.name for path in folder.iterdir()) == ["data-in", "exercise_dlq.py"]
+
+
+def test_the_docker_stand_in_refuses_to_change_the_brokers_settings(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """At once, with a message, before any JVM starts; beside it the control, a tool the
+    course uses, which the stand-in lets through (its failure here is Kafka's own)."""
+    folder = submission(tmp_path, "quota.py", """
+        import subprocess, sys, time
+        for command in (
+                ["kafka-configs", "--bootstrap-server", "localhost:9092", "--alter",
+                 "--entity-type", "clients", "--entity-default",
+                 "--add-config", "producer_byte_rate=4096"],
+                ["kafka-acls", "--bootstrap-server", "localhost:9092", "--add",
+                 "--allow-principal", "User:*", "--operation", "All", "--topic", "*"],
+                ["kafka-storage", "info"],
+                ["kafka-topics", "--version"]):
+            started = time.monotonic()
+            result = subprocess.run(["docker", "exec", "kafka", *command],
+                                    capture_output=True, text=True)
+            print(command[0], result.returncode, round(time.monotonic() - started, 1),
+                  result.stderr.strip().splitlines()[-1:])
+    """)
+    run = lab_sandbox.start_script(folder, "quota.py").finish(60)
+    assert run.exit_code == 0, run.stderr
+    lines = {line.split()[0]: line for line in run.stdout.splitlines()}
+    assert lines["kafka-configs"].startswith("kafka-configs 1 ")
+    assert "kafka-configs --alter changes the broker's settings" in lines["kafka-configs"]
+    assert lines["kafka-acls"].startswith("kafka-acls 1 ")
+    assert "not a Kafka tool of the course" in lines["kafka-storage"]
+    for refused in ("kafka-configs", "kafka-acls", "kafka-storage"):
+        assert float(lines[refused].split()[2]) < 1.0, lines[refused]  # no JVM started
+    assert lines["kafka-topics"].startswith("kafka-topics 0 "), run.stdout
+
+
+CTRL_C = """
+    import signal, subprocess, sys, time
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time\\nprint('child ready', flush=True)\\n"
+                              "try:\\n    time.sleep(30)\\nexcept KeyboardInterrupt:\\n"
+                              "    print('child heard it', flush=True)"])
+    heard = []
+    if sys.argv[1] == "handled":
+        signal.signal(signal.SIGINT, lambda *_: heard.append(1))
+    time.sleep(1)
+    print("ready", flush=True)
+    deadline = time.monotonic() + 20
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # a second Ctrl-C, were one sent, would be heard by now
+    child.wait()
+    print("heard", len(heard), flush=True)
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("handled", ["handled", "unhandled"])
+def test_ctrl_c_reaches_the_runs_process_group_once(lab_sandbox: Sandbox, tmp_path: Path,
+                                                    handled: str) -> None:
+    """``interrupt`` is a terminal's Ctrl-C: SIGINT once to the command and the children
+    in its group; the run ends as the command does (its code, or killed by SIGINT)."""
+    folder = submission(tmp_path, "stop.py", CTRL_C)
+    process = lab_sandbox.start_script(folder, "stop.py", handled)
+    stdout = process.workdir / "stdout.txt"
+    wait_for(lambda: {b"ready", b"child ready"} <= set(stdout.read_bytes().splitlines()),
+             20, "the run and its child to be ready")
+    process.interrupt()
+    run = process.finish(30)
+    assert run.interrupted
+    assert "child heard it" in run.stdout, run.stdout + run.stderr
+    if handled == "handled":
+        assert run.exit_code == 3, run.stderr
+        assert "heard 1" in run.stdout, run.stdout
+    else:
+        assert run.exit_code == -signal.SIGINT, run.stderr
+        assert "KeyboardInterrupt" in run.stderr

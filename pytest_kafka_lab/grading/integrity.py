@@ -88,8 +88,9 @@ def producer_settings(run: Run) -> list[str]:
 
 def deliveries(run: Run) -> list[str]:
     """Reported deliveries without an error, per topic, against the records the broker
-    acknowledged to this run; and per producer, against those acknowledged to requests
-    that carried its name (where the name is its alone)."""
+    acknowledged to this run; and per name on the wire, what the producers of that name
+    (one, or several that share a ``client.id`` the submission chose) reported, against
+    what requests carrying that name had acknowledged."""
     delivered = [event for event in run.of("delivered") if not event.get("error")]
     reported = Counter(str(event.get("topic")) for event in delivered)
     problems = []
@@ -98,21 +99,22 @@ def deliveries(run: Run) -> list[str]:
         if count > acknowledged:
             problems.append(f"the run reported {count} messages delivered to '{topic}', "
                             f"but the broker acknowledged {acknowledged} to it")
-    producers = run.of("client", client="producer")
-    names = Counter(event.get("wire_client_id") for event in producers)
-    named = {(event.get("pid"), event.get("client_id")): event.get("wire_client_id")
-             for event in producers if names[event.get("wire_client_id")] == 1}
-    by_producer = Counter((named.get((event.get("pid"), event.get("client_id"))),
-                           str(event.get("topic"))) for event in delivered)
-    for (name, topic), count in sorted(by_producer.items(), key=str):
+    names = {(event.get("pid"), event.get("client_id")): event.get("wire_client_id")
+             for event in run.of("client", client="producer")}
+    by_name = Counter((names.get((event.get("pid"), event.get("client_id"))),
+                       str(event.get("topic"))) for event in delivered)
+    for (name, topic), count in sorted(by_name.items(), key=str):
         if name is None:
+            problems.append(f"the run reported {count} messages delivered to '{topic}' by a "
+                            "producer it never reported creating, or that named itself to "
+                            "nothing on the wire")
             continue
         acknowledged = acknowledged_records(
             [exchange for exchange in run.wire if exchange.client_id == name], topic)
         if count > acknowledged:
             problems.append(f"the run reported {count} messages delivered to '{topic}' by "
-                            f"its producer {name}, but the broker acknowledged "
-                            f"{acknowledged} from it")
+                            f"its producer(s) named {name}, but the broker acknowledged "
+                            f"{acknowledged} from requests with that name")
     return problems
 
 

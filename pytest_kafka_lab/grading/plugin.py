@@ -35,6 +35,7 @@ from pytest_kafka_lab.grading.course import (
     course_dir,
     reset_course,
 )
+from pytest_kafka_lab.grading.inside import supervisor
 from pytest_kafka_lab.grading.platforms import (
     gradescope_results,
     write_classroom,
@@ -49,7 +50,8 @@ from pytest_kafka_lab.grading.report import (
     read_points,
     unknown_points,
 )
-from pytest_kafka_lab.grading.sandbox import Sandbox, confinement
+from pytest_kafka_lab.grading.sandbox import Sandbox
+from pytest_kafka_lab.grading.sandbox.isolation import detect
 from pytest_kafka_lab.grading.verdicts import SubmissionError
 from pytest_kafka_lab.lifecycle import WORKERS_NEED_NO_BROKER
 from pytest_kafka_lab.progress import status
@@ -144,10 +146,9 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
     """Said only in a run that grades: the plugin is inert in everybody else's tests."""
     if not any(item.get_closest_marker("exercise") for item in items):
         return []
-    confined = confinement.unavailable() or (
-        f"runs confined to their folder (Landlock ABI {confinement.abi()})")
+    layers = detect(Path(supervisor.__file__)).isolation  # as a sandbox will find them
     return [f"kafka-lab grading: {config.stash[GRADE].submission}",
-            f"kafka-lab grading: {confined}"]
+            *(f"kafka-lab grading: {line}" for line in layers.describe())]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -170,9 +171,16 @@ def pytest_runtest_makereport(
     record = {"exercise": exercise, "title": title, "name": name, "status": status,
               "message": message, "points": marker.kwargs.get("points", 1),
               "evidence": list(getattr(getattr(item, "module", None), "EVIDENCE", {})
-                               .get(name, ()))}
+                               .get(name, ())),
+              "isolation": isolation_of(item)}
     item.user_properties += [("exercise", exercise), ("check", name),
                              (CHECK_PROPERTY, json.dumps(record))]
+
+
+def isolation_of(item: pytest.Item) -> dict[str, Any]:
+    """The isolation of the sandbox that ran a check's submission ({} if none did)."""
+    sandbox = getattr(item, "funcargs", {}).get("lab_sandbox")
+    return sandbox.isolation.as_dict() if isinstance(sandbox, Sandbox) else {}
 
 
 def check_status(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str | None, str]:
@@ -435,8 +443,9 @@ class GradeRecorder:
                                                                  record["points"])
             check = Check(record["name"], record["status"], record["message"], points,
                           round(duration, 3), list(record.get("evidence") or []))
-            self.config.stash[GRADE].exercise(record["exercise"], record["title"]) \
-                .checks.append(check)
+            grade = self.config.stash[GRADE]
+            grade.exercise(record["exercise"], record["title"]).checks.append(check)
+            grade.isolation = grade.isolation or record.get("isolation") or {}
             # The record is taken: --junitxml keeps exercise, check and the points.
             report.user_properties.remove((name, value))
             report.user_properties += [("points", check.earned), ("max_points", points)]

@@ -100,6 +100,9 @@ class Exercise:
 class Grade:
     submission: str
     exercises: dict[str, Exercise] = field(default_factory=dict)
+    # The layers of isolation the runs had ({"in_force": [...], "refused": {layer: why}}),
+    # as the sandbox reported them; empty when no run said.
+    isolation: dict[str, Any] = field(default_factory=dict)
 
     def exercise(self, exercise_id: str, title: str = "") -> Exercise:
         return self.exercises.setdefault(exercise_id, Exercise(exercise_id, title))
@@ -123,6 +126,7 @@ class Grade:
     def as_dict(self) -> dict[str, Any]:
         return {"submission": self.submission, "points": self.points,
                 "max_points": self.max_points,
+                **({"isolation": self.isolation} if self.isolation else {}),
                 "exercises": {e.id: e.as_dict() for e in self.ordered()}}
 
     @classmethod
@@ -130,7 +134,7 @@ class Grade:
         """A grade back from its JSON report (``as_dict``), for tools that read reports,
         such as ``kafka-lab grade``; fields a report lacks keep their defaults."""
         known = {f.name for f in fields(Check)}
-        grade = cls(str(data["submission"]))
+        grade = cls(str(data["submission"]), isolation=dict(data.get("isolation") or {}))
         for key, exercise in data.get("exercises", {}).items():
             grade.exercise(key, exercise.get("title", "")).checks.extend(
                 Check(**{k: v for k, v in check.items() if k in known})
@@ -200,6 +204,8 @@ def grader_roots() -> tuple[str, ...]:
 
 # A run's copy of the submission (sandbox.py): its files shown as the student knows them.
 SCRATCH_COPY = re.compile(r"/[^\s\"']*/kafka-lab-grading-[^/\s]+/run-\d+/submission/")
+# The run library: the grader's in-process code, copied for the run (``run_library``).
+RUN_LIBRARY = re.compile(r"/kafka-lab-grading-[^/\s]+/lib/")
 FRAME = re.compile(r'^(?P<indent>\s*)File "(?P<path>[^"]+)", line \d+')
 LOCATION = re.compile(r"^(?P<path>/\S+?\.py):\d+:")
 
@@ -209,6 +215,8 @@ def graders_path(path: str) -> bool:
     installed packages) rather than the student's, whose files are the submission's."""
     if path.startswith("<frozen "):
         return True  # Python's own machinery (<frozen runpy>); <string> may be the student's
+    if RUN_LIBRARY.search(path):
+        return True
     resolved = str(Path(path).resolve()) if Path(path).is_absolute() else path
     return any(resolved.startswith(root + "/") for root in grader_roots())
 

@@ -3,6 +3,11 @@ runs the real Kafka tool from the cached jars against the lab broker.
 
 The course's scripts create topics through the container its students run; a grading
 machine may have no Docker at all, and the lab broker listens on a port of its own.
+
+It runs the course's tools alone (``COURSE_TOOLS``), and refuses what would change the
+broker's settings, which are the grader's (``kafka-acls``, ``kafka-configs --alter``):
+at once, with a message and a non-zero exit, before any JVM starts. (The run's proxy
+refuses such requests on the wire too, whoever sends them.)
 """
 
 from __future__ import annotations
@@ -23,6 +28,21 @@ FLAGS_WITH_VALUE = ("-e", "--env", "-u", "--user", "-w", "--workdir", "--env-fil
 # {tool: the command line that runs it, without its arguments}: made by the grader, as
 # a run reads none of the grader's package (where the tools' classes are listed).
 TOOLS_VARIABLE = "KAFKA_LAB_TOOLS"
+# The tools the course's students use: its topics made, read, written and inspected.
+COURSE_TOOLS = ("kafka-topics", "kafka-console-producer", "kafka-console-consumer",
+                "kafka-consumer-groups", "kafka-configs", "kafka-get-offsets",
+                "kafka-producer-perf-test", "kafka-consumer-perf-test")
+ALTERING = ("--alter", "--add-config", "--delete-config")
+REFUSED = 1
+
+
+def refusal(tool: str, args: list[str]) -> str | None:
+    """Why the stand-in will not run ``tool`` with ``args`` (None: it will)."""
+    if tool == "kafka-acls":
+        return "kafka-acls changes who may do what on the broker"
+    if tool == "kafka-configs" and any(arg.split("=", 1)[0] in ALTERING for arg in args):
+        return "kafka-configs --alter changes the broker's settings"
+    return None
 
 
 def split_exec(argv: list[str]) -> tuple[str, list[str]]:
@@ -68,8 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     tools: dict[str, list[str]] = json.loads(os.environ.get(TOOLS_VARIABLE) or "{}")
     tool = Path(command[0]).name.removesuffix(".sh") if command else ""
+    refused = refusal(tool, command[1:])
+    if refused is not None:
+        print(f"kafka-lab's docker stand-in refuses this: {refused}; the broker is the "
+              "grader's to set up, and the course never asks for it", file=sys.stderr)
+        return REFUSED
     if tool not in tools:
-        print(f"OCI runtime exec failed: {command[:1]} is not a Kafka tool this lab runs "
+        print(f"OCI runtime exec failed: {command[:1]} is not a Kafka tool of the course "
               f"(known: {', '.join(sorted(tools))})", file=sys.stderr)
         return 126
     args = with_lab_address(command[1:], os.environ[BOOTSTRAP_VARIABLE])

@@ -1,14 +1,18 @@
 """Running untrusted submissions: a process of their own, a copy of their folder, an
 environment with nothing secret, a deadline, nothing on disk beyond their own folder and
-what Python and Java need (``confinement``), and nothing left running afterwards."""
+what Python and Java need (``confinement``), caps on files, processes and memory, and
+nothing left running afterwards (a PID namespace of its own: ``namespaces``). Each layer
+is detected, and grading goes on without those a machine refuses (``isolation``)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -27,8 +31,15 @@ from pytest_kafka_lab.grading.inside.instrument import (
     BOOTSTRAP_VARIABLE,
     CONSUMER_DEFAULTS_VARIABLE,
 )
-from pytest_kafka_lab.grading.sandbox import confinement
+from pytest_kafka_lab.grading.sandbox import cgroups, confinement
+from pytest_kafka_lab.grading.sandbox.cgroups import RunCgroups
 from pytest_kafka_lab.grading.sandbox.channel import FailurePlan, RunChannel
+from pytest_kafka_lab.grading.sandbox.isolation import Isolation, detect, limit_files
+from pytest_kafka_lab.grading.sandbox.namespaces import (
+    SHARED_MEMORY,
+    kill_namespace,
+    namespace_of,
+)
 from pytest_kafka_lab.grading.sandbox.read_set import DEVICES, read_set
 from pytest_kafka_lab.grading.sandbox.run_library import build_run_library
 from pytest_kafka_lab.grading.wire.proxy import BROKER_WIDE, Exchange, WireProxy
@@ -58,6 +69,7 @@ class Run:
     seconds: float
     interrupted: bool = False
     confined: bool = False  # the kernel kept it inside its boundary (Landlock)
+    isolation: Isolation = field(default_factory=Isolation)  # the layers that held it
     # What crossed the network between the run's clients and the broker, recorded by the
     # grader's proxy (the run's own, in front of the lab broker); witnessed: there was one.
     wire: list[Exchange] = field(default_factory=list)
@@ -83,25 +95,41 @@ class Run:
         return f"the submission {ending}{detail}" + (f" ({tail[0]})" if tail and not detail else "")
 
 
+@dataclass(frozen=True)
+class Containment:
+    """How one run is held: its isolation as reported, whether its first process is the
+    supervisor of a PID namespace of its own, and its cgroups (None: none)."""
+
+    isolation: Isolation
+    namespaced: bool = False
+    cgroups: RunCgroups | None = None
+
+
 class SubmissionProcess(ReportingProcess):
     """A submission running now, in ``workdir`` (its events, stdout and stderr there);
-    ``marker`` is its run's ``KAFKA_LAB_RUN``, which everything it starts carries."""
+    ``marker`` is its run's ``KAFKA_LAB_RUN``, which everything it starts carries.
+    Under a PID namespace, ``process`` is the supervisor's outer process, which ends as
+    the command ends."""
 
     def __init__(self, argv: Sequence[str], workdir: Path, marker: str, *, cwd: Path,
                  env: Mapping[str, str], preexec_fn: Callable[[], None],
-                 confined: bool, channel: RunChannel, proxy: WireProxy | None) -> None:
+                 confined: bool, channel: RunChannel, proxy: WireProxy | None,
+                 containment: Containment | None = None, pass_fds: Sequence[int] = ()
+                 ) -> None:
         # Its events come over the grader's channel, never through a file it could edit.
         self.channel = channel
         try:
             super().__init__(argv, "the submission", workdir=workdir, cwd=cwd,
                              env={**env, **channel.environment()}, preexec_fn=preexec_fn,
-                             pass_fds=[channel.child_end.fileno()], event_file=False)
+                             pass_fds=[channel.child_end.fileno(), *pass_fds],
+                             event_file=False)
         finally:
             channel.started()
         self.marker = marker
         self.proxy = proxy
         self.interrupted = False
         self.confined = confined  # the kernel keeps it inside its boundary (Landlock)
+        self.containment = containment or Containment(Isolation())
 
     @property
     def events(self) -> list[Event]:
@@ -125,11 +153,7 @@ class SubmissionProcess(ReportingProcess):
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-        # Whatever the submission started goes too: its process group, and any process
-        # that left the group (setsid, a daemon) but still carries the run's marker.
-        kill_group(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-        kill_marked(self.marker)
+        self.end_everything()
         self.channel.close()
         wire: list[Exchange] = []
         if self.proxy is not None:
@@ -145,9 +169,27 @@ class SubmissionProcess(ReportingProcess):
             seconds=time.monotonic() - self.started,
             interrupted=self.interrupted,
             confined=self.confined,
+            isolation=self.containment.isolation,
             wire=wire,
             witnessed=self.proxy is not None,
         )
+
+    def end_everything(self) -> None:
+        """Whatever the submission started goes too. In a PID namespace: all of it, init
+        first (the kernel kills the rest when init ends), before the outer process that
+        would otherwise leave init to someone else to reap. Without one: its process
+        group, and any process that left the group (setsid, a daemon) but still carries
+        the run's marker. Its cgroups are emptied and removed either way."""
+        if self.containment.namespaced and self.alive:
+            namespace = namespace_of(self.process.pid)
+            if namespace is not None:
+                kill_namespace(namespace)
+        kill_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        if not self.containment.namespaced:
+            kill_marked(self.marker)
+        if self.containment.cgroups is not None:
+            self.containment.cgroups.remove()
 
 
 def kill_marked(marker: str) -> None:
@@ -181,6 +223,23 @@ def read_head(path: Path) -> str:
         return output.read(OUTPUT_LIMIT).decode("utf-8", errors="replace")
 
 
+def copy_writable(submission: Path, destination: Path) -> None:
+    """A copy of the submission that its owner may write, even when the folder handed in
+    is read-only (a read-only checkout or mount: ``copytree`` keeps modes)."""
+    shutil.copytree(submission, destination,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for folder, _, files in os.walk(destination):
+        add_mode(Path(folder), stat.S_IRWXU)
+        for name in files:
+            add_mode(Path(folder) / name, stat.S_IRUSR | stat.S_IWUSR)
+
+
+def add_mode(path: Path, bits: int) -> None:
+    mode = path.lstat().st_mode
+    if not stat.S_ISLNK(mode) and mode & bits != bits:
+        path.chmod(stat.S_IMODE(mode) | bits)
+
+
 class Sandbox:
     """Starts submission runs against one broker."""
 
@@ -199,6 +258,15 @@ class Sandbox:
         self.unwitnessed_reason = unwitnessed(bootstrap)
         if self.unconfined_reason is None:
             confinement.hide_grader()
+        # Computed once: the layers every run gets (namespaces, cgroups, caps).
+        self.layers = detect(self.library.supervisor, self.unwitnessed_reason)
+        self.made_cgroups: list[RunCgroups] = []
+        cgroups.sweep(self.layers.controllers)
+
+    @property
+    def isolation(self) -> Isolation:
+        """The layers of isolation in force for this sandbox's runs, and why not others."""
+        return self.layers.isolation
 
     def environment(self, workdir: Path, marker: str) -> dict[str, str]:
         """Only what a submission needs: no tokens, keys or CI secrets of the grader."""
@@ -230,36 +298,81 @@ class Sandbox:
         ``plans`` are the failures the grader injects, by observed function."""
         self.runs += 1
         workdir = self.root / f"run-{self.runs}"
-        shutil.copytree(submission, workdir / "submission",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        copy_writable(submission, workdir / "submission")
         marker = uuid.uuid4().hex
         boundary = self.boundary(workdir, readable)
         proxy = self.witness()
-        environment = {**self.environment(workdir, marker), **boundary.environment()}
+        environment = {**self.environment(workdir, marker),
+                       **self.watched(boundary).environment()}
         if proxy is not None:
             environment[BOOTSTRAP_VARIABLE] = proxy.address
-        # Built here, entered by the child between fork and exec: two syscalls there.
+        # Built here, entered between fork and exec (by the child, or in a PID namespace by
+        # its supervisor, which adds the run's own /proc and /dev/shm): syscalls alone there.
         # Its connections: to its own proxy alone, where the kernel can hold it to that.
         ports = [proxy.listen_port] if proxy is not None else None
         ruleset = None if self.unconfined_reason else confinement.build(boundary, ports)
-
-        def confine() -> None:
-            die_with_parent()
-            if ruleset is not None:
-                confinement.enter(ruleset)
-
+        run_cgroups = None
         try:
-            return SubmissionProcess(command, workdir, marker, cwd=workdir / "submission",
-                                     env=environment, preexec_fn=confine,
-                                     confined=ruleset is not None,
-                                     channel=RunChannel(plans), proxy=proxy)
+            run_cgroups = self.cgroups(marker)
+            containment = Containment(self.isolation, self.layers.namespaces is not None,
+                                      run_cgroups)
+            return SubmissionProcess(
+                self.contained(command, ruleset), workdir, marker,
+                cwd=workdir / "submission", env=environment,
+                preexec_fn=self.preparation(ruleset, run_cgroups), confined=ruleset is not None,
+                channel=RunChannel(plans), proxy=proxy, containment=containment,
+                pass_fds=[ruleset] if ruleset is not None and containment.namespaced else [])
         except BaseException:
             if proxy is not None:
                 proxy.stop()
+            if run_cgroups is not None:
+                run_cgroups.remove()
             raise
         finally:
             if ruleset is not None:
                 os.close(ruleset)
+
+    def watched(self, boundary: Boundary) -> Boundary:
+        """The boundary the run's audit hook knows: with its own ``/dev/shm`` (which the
+        child grants, in the run's mount namespace, where the ruleset is completed)."""
+        if self.layers.namespaces is None:
+            return boundary
+        return dataclasses.replace(boundary, writable=(*boundary.writable, SHARED_MEMORY))
+
+    def cgroups(self, marker: str) -> RunCgroups | None:
+        if not self.layers.controllers:
+            return None
+        made = RunCgroups.make(self.layers.controllers, f"{cgroups.RUN_PREFIX}{marker}")
+        self.made_cgroups.append(made)
+        return made
+
+    def contained(self, command: list[str], ruleset: int | None) -> list[str]:
+        """``command``, under its supervisor where runs get a PID namespace."""
+        if self.layers.namespaces is None:
+            return command
+        return self.layers.namespaces.supervised(self.library.supervisor, ruleset, command)
+
+    def preparation(self, ruleset: int | None, run_cgroups: RunCgroups | None
+                    ) -> Callable[[], None]:
+        """What the child does between fork and exec, in this order: its own session and
+        death with the grader; the file caps; its cgroups (before it can start anything);
+        then its namespaces (the supervisor confines it, once ``/proc`` is its own) or,
+        without them, Landlock at once."""
+        spaces = self.layers.namespaces
+        shared_memory_rights = confinement.handled_rights() & ~confinement.MAKE_DEVICE \
+            if ruleset is not None else 0
+
+        def prepare() -> None:
+            die_with_parent()
+            limit_files()
+            if run_cgroups is not None:
+                run_cgroups.join()
+            if spaces is not None:
+                spaces.enter(ruleset, shared_memory_rights)
+            elif ruleset is not None:
+                confinement.enter(ruleset)
+
+        return prepare
 
     def witness(self) -> WireProxy | None:
         """A recording proxy of the run's own in front of the lab broker, serving; None
@@ -299,4 +412,7 @@ class Sandbox:
         return self.start(submission, [*self.library.runner(), json.dumps(spec)])
 
     def cleanup(self) -> None:
+        # A run never finished (its test failed first) leaves its cgroups: they go here.
+        for run_cgroups in self.made_cgroups:
+            run_cgroups.remove()
         shutil.rmtree(self.root, ignore_errors=True)

@@ -3,8 +3,10 @@ security module (kernel 5.13 and later).
 
 The grader builds a ruleset for each run (``build``): read and execute on what Python
 and Java need, read and write in the run's own folder. The child, between fork and
-exec, forbids itself new privileges and enters the ruleset (``enter``); the rules hold
-for it and every process it starts, and anything else on disk fails with ``EACCES``.
+exec, forbids itself new privileges and enters the ruleset (``enter``); in a PID
+namespace of its own, the run's supervisor does, once it has added the run's own
+``/proc`` and ``/dev/shm`` (``inside/supervisor``, ``namespaces``). The rules hold for
+the run and every process it starts, and anything else on disk fails with ``EACCES``.
 Where Landlock is missing (another system, an older kernel, the module switched off)
 runs go unconfined, and ``unavailable()`` says why.
 
@@ -27,17 +29,14 @@ from collections.abc import Collection
 from functools import cache
 
 from pytest_kafka_lab.grading.inside.boundary import Boundary
+from pytest_kafka_lab.grading.inside.supervisor import confine
 
 # Syscall numbers (the same on every Linux architecture but alpha) and flags of
 # <linux/landlock.h> and <linux/prctl.h>.
-SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
+SYS_CREATE_RULESET, SYS_ADD_RULE = 444, 445
 CREATE_RULESET_VERSION = 1
 RULE_PATH_BENEATH = 1
-PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
-PR_CAPBSET_DROP = 24
-LAST_CAPABILITY = 63  # beyond the kernel's last, PR_CAPBSET_DROP fails harmlessly
-CAPABILITY_VERSION_3 = 0x20080522
 SCOPE_SIGNAL = 1 << 1  # ABI 6: no signals to processes outside the domain
 RULE_NET_PORT = 2
 CONNECT_TCP = 1 << 1  # ABI 4: LANDLOCK_ACCESS_NET_CONNECT_TCP
@@ -62,15 +61,6 @@ class RulesetAttr(ctypes.Structure):
     _fields_ = [("handled_access_fs", ctypes.c_uint64),
                 ("handled_access_net", ctypes.c_uint64),
                 ("scoped", ctypes.c_uint64)]
-
-
-class CapabilityHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class CapabilityData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
 
 
 class NetPortAttr(ctypes.Structure):
@@ -186,22 +176,9 @@ def allow_connect(ruleset: int, port: int) -> None:
 
 
 def enter(ruleset: int) -> None:
-    """In the child, before exec: confine this process and all it will start, for good.
-    No new privileges is the price of an unprivileged Landlock (and no setuid escape)."""
-    if libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-    drop_capabilities()
-    syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
-
-
-def drop_capabilities() -> None:
-    """None now, none after exec: without ``CAP_SYS_PTRACE`` a run cannot read the
-    non-dumpable grader's ``/proc`` files, nor override file permissions as root."""
-    for capability in range(LAST_CAPABILITY + 1):
-        libc().prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
-    header = CapabilityHeader(CAPABILITY_VERSION_3, 0)
-    if libc().capset(ctypes.byref(header), ctypes.byref((CapabilityData * 2)())) != 0:
-        raise OSError(ctypes.get_errno(), "capset")
+    """In the child, before exec: confine this process and all it will start, for good
+    (where no supervisor does it for the run: ``supervisor.confine``)."""
+    confine(ruleset)
 
 
 def hide_grader() -> None:

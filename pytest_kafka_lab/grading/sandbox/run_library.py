@@ -2,7 +2,8 @@
 
 It holds a copy of the grader's in-process modules (``grading/inside``) as a top-level
 package of their own, the ``sitecustomize`` that starts them, the Kafka client's package
-(linked where it is installed), the ``docker`` stand-in, and the tools' logging settings.
+(linked where it is installed), the ``docker`` stand-in and the course's tools it runs
+(``docker_shim.COURSE_TOOLS``), and the tools' logging settings.
 Built once per sandbox, and read by every run: so that a run imports what it needs from
 here and reads nothing of this package, where the course's answers are installed.
 """
@@ -18,8 +19,9 @@ from pathlib import Path
 
 from pytest_kafka_lab.distribution import TOOLS_LOG4J_CONFIG, Distribution
 from pytest_kafka_lab.grading import inside
+from pytest_kafka_lab.grading.inside.docker_shim import COURSE_TOOLS
 from pytest_kafka_lab.grading.sandbox.read_set import client_folders
-from pytest_kafka_lab.tools import TOOL_CLASSES, tool_command
+from pytest_kafka_lab.tools import tool_command
 
 # The in-process modules' name in a run: not this package's, which a run cannot read.
 INSIDE_PACKAGE = "kafka_lab_inside"
@@ -37,6 +39,11 @@ class RunLibrary:
     @property
     def readable(self) -> list[Path]:
         return [self.folder, self.bin]
+
+    @property
+    def supervisor(self) -> Path:
+        """``inside/supervisor.py``, as copied here: the init of a run's PID namespace."""
+        return self.folder / INSIDE_PACKAGE / "supervisor.py"
 
     def runner(self) -> list[str]:
         """The command that runs ``inside/runner.py`` from the library."""
@@ -60,6 +67,6 @@ def build_run_library(root: Path, distribution: Distribution) -> RunLibrary:
     docker.chmod(0o755)
     tools = {name: [word.replace(str(TOOLS_LOG4J_CONFIG), str(log_config))
                     for word in tool_command(distribution, name)]
-             for name in TOOL_CLASSES}
+             for name in COURSE_TOOLS}
     os.chmod(folder, 0o755)
     return RunLibrary(folder, bin_folder, json.dumps(tools))

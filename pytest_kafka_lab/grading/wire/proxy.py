@@ -402,6 +402,9 @@ class _Connection:
         transport.set_write_buffer_limits(WRITE_BUFFER)
 
     def from_broker(self, data: bytes) -> None:
+        # Stamped on arrival, before the client can have it: an answer's time is then
+        # never later than the moment its client heard of it.
+        arrived = time.monotonic()
         if self.proxy.advertise:
             self._forward_advertising(data)
         elif self.client is not None and not self.client.is_closing():
@@ -409,7 +412,7 @@ class _Connection:
         if self.responses.broken:
             return
         try:
-            self._responses_in(data)
+            self._responses_in(data, arrived)
         except Exception:  # a decoder's bug must not stop the proxy
             LOG.exception("wire proxy: reading responses failed")
             self.responses.broken = True
@@ -434,19 +437,18 @@ class _Connection:
         if cut.bad_length is not None:
             self.client.write(cut.buffer[cut.used:])
 
-    def _responses_in(self, data: bytes) -> None:
+    def _responses_in(self, data: bytes, arrived: float) -> None:
         skipping = self.responses.skip
         cut = self.responses.feed(data)
         if skipping and not self.responses.skip and self.skipped is not None:
-            self.log._answer(self.skipped, {}, time.monotonic(),
+            self.log._answer(self.skipped, {}, arrived,
                              self.skipped.response_size or 0,
                              "too large to keep for decoding")
             self.skipped = None
         if not cut.frames and cut.oversized is None:
             return
-        now = time.monotonic()
         for frame in cut.frames:
-            self._record_response(frame, now)
+            self._record_response(frame, arrived)
         if cut.oversized is not None:
             length, correlation_id = cut.oversized
             exchange = self.pending.pop(correlation_id, None) \

@@ -1,0 +1,182 @@
+"""Each run in a PID and a mount namespace of its own, under its supervisor.
+
+The grader's child, between fork and exec (``Namespaces.enter``), unshares a PID and a
+mount namespace (with a user namespace of its own where the grader lacks
+``CAP_SYS_ADMIN``), makes every mount private (nothing it mounts reaches the grader's
+namespace), mounts a private ``/dev/shm`` of bounded size (multiprocessing's semaphores
+live there; the grader's is shared by every process of the machine), grants the run
+that folder in its Landlock ruleset (a rule names a mount: the grader's ``/dev/shm`` is
+another), then execs the supervisor (``inside/supervisor.py``), whose first child is
+the namespace's init: a fresh ``/proc``, the command as PID 2, and when the command
+ends, the kernel kills everything left in the namespace.
+
+Where namespaces are refused (no privilege and no unprivileged user namespaces, a
+container's seccomp profile), ``detect`` says why and runs go without: the grader then
+finds what a run left behind by its environment marker (``kill_marked``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_kafka_lab.grading.inside.supervisor import (
+    FORWARDED,
+    NO_RULESET,
+    allow_beneath,
+    checked,
+    libc,
+    mount,
+    private_mounts,
+)
+from pytest_kafka_lab.processes import die_with_parent
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+CAP_SYS_ADMIN = 21
+MS_NOSUID, MS_NODEV = 2, 4
+SHARED_MEMORY_SIZE = 64 * 1024 * 1024  # a run's /dev/shm: a tmpfs, charged to its memory
+SHARED_MEMORY = "/dev/shm"
+PROBE_TIMEOUT = 20.0
+# The probe's command, under the supervisor: it must be PID 2, see only itself and init
+# in /proc, and write to a /dev/shm of the run's own size.
+PROBE = ("import os\n"
+         "assert os.getpid() == 2, os.getpid()\n"
+         "seen = sorted(int(name) for name in os.listdir('/proc') if name.isdigit())\n"
+         "assert seen == [1, 2], seen\n"
+         "open('/dev/shm/probe', 'w').close()\n"
+         "shm = os.statvfs('/dev/shm')\n"
+         f"assert shm.f_blocks * shm.f_frsize <= {SHARED_MEMORY_SIZE}, shm\n")
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    """How this machine gives a run its namespaces: ``user`` when it takes a user
+    namespace of its own too (an unprivileged grader)."""
+
+    user: bool
+
+    @property
+    def flags(self) -> int:
+        return CLONE_NEWPID | CLONE_NEWNS | (CLONE_NEWUSER if self.user else 0)
+
+    def enter(self, ruleset: int | None, shared_memory_rights: int) -> None:
+        """In the child, before it execs the supervisor: the namespaces, a private
+        ``/dev/shm``, and that folder in the run's Landlock ``ruleset``."""
+        # Held until the supervisor can forward them (the mask survives exec): a Ctrl-C
+        # that comes while it starts reaches the command, never kills the supervisor.
+        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        uid, gid = os.getuid(), os.getgid()
+        checked(libc().unshare(self.flags), "unshare")
+        if self.user:
+            map_to_root(uid, gid)
+        private_mounts()
+        mount("tmpfs", SHARED_MEMORY, "tmpfs", MS_NOSUID | MS_NODEV,
+              f"size={SHARED_MEMORY_SIZE},mode=1777")
+        if ruleset is not None:
+            allow_beneath(ruleset, SHARED_MEMORY, shared_memory_rights)
+
+    @staticmethod
+    def supervised(supervisor: Path, ruleset: int | None, command: Sequence[str]
+                   ) -> list[str]:
+        """The command line that runs ``command`` under its supervisor."""
+        return [sys.executable, "-I", "-S", str(supervisor),
+                NO_RULESET if ruleset is None else str(ruleset), "--", *command]
+
+
+def map_to_root(uid: int, gid: int) -> None:
+    """In a new user namespace: be its root (the supervisor keeps the capabilities to
+    mount ``/proc`` across exec; it drops them all before the command starts), the
+    grader's own ids outside it."""
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+
+
+def privileged() -> bool:
+    """Whether this process holds ``CAP_SYS_ADMIN`` (root, outside a user namespace)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text().splitlines()
+        effective = next(line for line in status if line.startswith("CapEff:"))
+        return bool(int(effective.split()[1], 16) >> CAP_SYS_ADMIN & 1)
+    return False
+
+
+def detect(supervisor: Path) -> Namespaces | str:
+    """The namespaces a run gets here, tried once with a probe under the supervisor; or
+    why it gets none."""
+    if not sys.platform.startswith("linux"):
+        return f"no PID namespaces on {sys.platform}"
+    reasons = []
+    for namespaces in (Namespaces(user=False), Namespaces(user=True)):
+        if not namespaces.user and not privileged():
+            continue
+        reason = probe(namespaces, supervisor)
+        if reason is None:
+            return namespaces
+        reasons.append(reason)
+    return "; ".join(reasons)
+
+
+def probe(namespaces: Namespaces, supervisor: Path) -> str | None:
+    """Why a run under ``namespaces`` fails here, or None when it works."""
+    def enter() -> None:
+        die_with_parent()
+        try:
+            namespaces.enter(None, 0)
+        except OSError as error:  # said on its stderr: a preexec_fn's error is not
+            os.write(2, f"{error.strerror or error}\n".encode())
+            os._exit(126)
+
+    command = namespaces.supervised(supervisor, None, [sys.executable, "-I", "-S", "-c",
+                                                       PROBE])
+    kind = "a user namespace" if namespaces.user else "PID and mount namespaces"
+    try:
+        result = subprocess.run(command, preexec_fn=enter, capture_output=True, text=True,
+                                timeout=PROBE_TIMEOUT, cwd="/")
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"{kind} refused: {error}"
+    if result.returncode != 0:
+        said = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
+        return f"{kind} refused: {said}"
+    return None
+
+
+def namespace_of(pid: int) -> str | None:
+    """The PID namespace a process's children are born in (the run's, for the grader's
+    child that unshared it); None when the process is gone."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid_for_children")
+    except OSError:
+        return None
+
+
+def members(namespace: str) -> list[int]:
+    """The live processes of a PID namespace (zombies have left it), init first."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{entry.name}/ns/pid") == namespace:
+                    found.append(int(entry.name))
+    return sorted(found)
+
+
+def kill_namespace(namespace: str, timeout: float = 10.0,
+                   sleep: Callable[[float], None] = time.sleep) -> list[int]:
+    """SIGKILL every process of ``namespace`` (init's end kills the rest: the kernel's
+    guarantee) and wait until none is left; what is left after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while (left := members(namespace)) and time.monotonic() < deadline:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        sleep(0.01)
+    return left
+

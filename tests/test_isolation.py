@@ -1,0 +1,325 @@
+"""Saboteurs against a run's isolation (issue 22), each beside an honest control, and
+each tried once more with its layer taken away, to show the attack is real: a process
+that detaches every way it can, 300 processes, 200 MB to a file and to stdout, memory
+beyond the cap, and a look at every process of the machine through ``/proc``."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_kafka_lab.grading.sandbox import Sandbox, cgroups, namespaces
+from pytest_kafka_lab.grading.sandbox.isolation import FILE_SIZE_MAX, Isolation
+from tests.test_grading_sandbox import running_with, submission
+
+MIB = 1024 * 1024
+
+
+def weakened(sandbox: Sandbox, root: Path, **layers: Any) -> Sandbox:
+    """``sandbox`` with some of its layers taken away (``namespaces=None``,
+    ``controllers=()``), running in ``root``."""
+    weak = copy.copy(sandbox)
+    weak.root, weak.runs = root, 0
+    root.mkdir()
+    weak.layers = dataclasses.replace(sandbox.layers, **layers)
+    return weak
+
+
+def needs(layer: str) -> pytest.MarkDecorator:
+    """Skip where this machine refuses ``layer``, saying why."""
+    isolation = machine_isolation()
+    return pytest.mark.skipif(not getattr(isolation, layer),
+                              reason=dict(isolation.refused).get(layer, ""))
+
+
+def machine_isolation() -> Isolation:
+    from pytest_kafka_lab.grading.inside import supervisor
+    from pytest_kafka_lab.grading.sandbox.isolation import detect
+    return detect(Path(supervisor.__file__)).isolation
+
+
+@pytest.fixture
+def killed_afterwards() -> Iterator[list[str]]:
+    """Tokens whose processes the test kills at its end, whatever happened."""
+    tokens: list[str] = []
+    yield tokens
+    for token in tokens:
+        for pid in running_with(token):
+            os.kill(pid, signal.SIGKILL)
+
+
+DETACH = """
+    import os, subprocess, sys
+    # The control: a child it waits for does its work.
+    print(subprocess.run([sys.executable, "-c", "print('child done')"], capture_output=True,
+                         text=True).stdout.strip(), flush=True)
+    # The attack: a double fork, a new session, an empty environment (no run marker), an
+    # isolated Python, living 150 s.
+    if os.fork() == 0:
+        os.setsid()
+        subprocess.Popen([sys.executable, "-I", "-c", "import time; time.sleep(150)",
+                          "{token}"], start_new_session=True, env={{}},
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        os._exit(0)
+    os.wait()
+    print("detached", flush=True)
+"""
+
+
+# What ends a detached process: the namespace, the cgroups (killed whole at the end),
+# either alone, or neither (the marker alone, which an empty environment escapes).
+ENDED_BY: dict[str, dict[str, Any]] = {
+    "namespace and cgroups": {},
+    "namespace alone": {"controllers": ()},
+    "cgroups alone": {"namespaces": None},
+    "neither": {"namespaces": None, "controllers": ()},
+}
+
+
+@needs("pid_namespace")
+@needs("pids_cap")
+@pytest.mark.parametrize("layers", sorted(ENDED_BY))
+def test_a_detached_process_with_an_empty_environment_ends_with_its_run(
+    lab_sandbox: Sandbox, tmp_path: Path, killed_afterwards: list[str], layers: str
+) -> None:
+    token = f"detached-{uuid.uuid4().hex}"
+    killed_afterwards.append(token)
+    sandbox = weakened(lab_sandbox, tmp_path / "grading", **ENDED_BY[layers])
+    folder = submission(tmp_path, "detach.py", DETACH.format(token=token))
+    process = sandbox.start_script(folder, "detach.py")
+    time.sleep(0.5)  # whatever it started has started
+    run = process.finish(30)
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.split("\n")[:2] == ["child done", "detached"], run.stdout
+    if layers != "neither":
+        assert not running_with(token)  # at once: finish() returned after it
+    else:
+        time.sleep(0.5)  # the marker's SIGKILL, had it found the process, is done
+        assert running_with(token), "the attack escapes the marker: kill_marked misses it"
+
+
+FORKS = """
+    import os, time, multiprocessing
+    children, error = [], None
+    for _ in range(300):
+        try:
+            pid = os.fork()
+        except OSError as failure:
+            error = failure.errno
+            break
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+    print(len(children), error, flush=True)
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    # The control: with its children gone, honest work with processes goes on.
+    with multiprocessing.Pool(2) as pool:
+        print(pool.map(abs, [-1, -2]))
+"""
+
+
+@needs("pids_cap")
+@pytest.mark.parametrize("layer", ["in force", "taken away"])
+def test_three_hundred_processes_are_capped(lab_sandbox: Sandbox, tmp_path: Path,
+                                            layer: str) -> None:
+    sandbox = lab_sandbox if layer == "in force" else \
+        weakened(lab_sandbox, tmp_path / "grading", controllers=("memory",))
+    folder = submission(tmp_path, "forks.py", FORKS)
+    run = sandbox.start_script(folder, "forks.py").finish(60)
+    assert run.exit_code == 0, run.stderr
+    started, *control = run.stdout.split("\n")
+    if layer == "in force":
+        assert int(started.split()[0]) < cgroups.PIDS_MAX, started
+        assert started.split()[1] == str(errno.EAGAIN), started
+    else:
+        assert started == "300 None"
+    assert control[0] == "[1, 2]", run.stdout
+
+
+FILL = """
+    import errno, os, sys
+    chunk = b"x" * (1024 * 1024)
+
+    def fill(fd, megabytes):
+        written = 0
+        try:
+            while written < megabytes * len(chunk):
+                written += os.write(fd, chunk)
+        except OSError as error:
+            return written, errno.errorcode[error.errno]
+        return written, None
+
+    def to_file(name, megabytes):
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            return fill(fd, megabytes)
+        finally:
+            os.close(fd)
+
+    print("small", *to_file("small.bin", 1), file=sys.stderr)  # the control
+    print("file", *to_file("big.bin", 200), file=sys.stderr)
+    print("stdout", *fill(1, 200), file=sys.stderr)
+"""
+
+
+@needs("file_size_cap")
+def test_a_200_mb_file_and_200_mb_of_stdout_are_capped(lab_sandbox: Sandbox,
+                                                       tmp_path: Path) -> None:
+    folder = submission(tmp_path, "fill.py", FILL)
+    process = lab_sandbox.start_script(folder, "fill.py")
+    made = [process.workdir / "stdout.txt", *(process.workdir / "submission" / name
+                                               for name in ("big.bin", "small.bin"))]
+    try:
+        run = process.finish(60)
+        written = {path.name: path.stat().st_size for path in made}
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
+    assert run.exit_code == 0, run.stderr
+    said = dict(line.split(" ", 1) for line in run.stderr.splitlines())
+    assert said["small"] == f"{MIB} None"
+    assert said["file"] == f"{FILE_SIZE_MAX} EFBIG"
+    assert said["stdout"] == f"{FILE_SIZE_MAX} EFBIG"
+    assert written == {"stdout.txt": FILE_SIZE_MAX, "big.bin": FILE_SIZE_MAX,
+                       "small.bin": MIB}
+
+
+ALLOCATE = """
+    import sys
+    held = b"x" * (int(sys.argv[1]) * 1024 * 1024)  # touched: every page is in use
+    print("held", len(held) // (1024 * 1024), flush=True)
+"""
+
+
+@needs("memory_cap")
+@pytest.mark.parametrize("layer", ["in force", "taken away"])
+def test_memory_beyond_the_cap_ends_the_run(lab_sandbox: Sandbox, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            layer: str) -> None:
+    """With the cap lowered to 256 MiB for the test: 512 MB ends the run (the kernel's
+    out-of-memory killer, in the run's cgroup alone), 64 MB (the control) does not."""
+    cap = 256 * MIB
+    monkeypatch.setitem(cgroups.LIMITS, "memory", (("memory.limit_in_bytes", cap),
+                                                   ("memory.memsw.limit_in_bytes", cap)))
+    sandbox = lab_sandbox if layer == "in force" else \
+        weakened(lab_sandbox, tmp_path / "grading", controllers=("pids",))
+    folder = submission(tmp_path, "allocate.py", ALLOCATE)
+    control = sandbox.start_script(folder, "allocate.py", "64").finish(60)
+    assert (control.exit_code, control.stdout.strip()) == (0, "held 64"), control.stderr
+    attack = sandbox.start_script(folder, "allocate.py", "512").finish(60)
+    if layer == "in force":
+        assert attack.exit_code == -signal.SIGKILL, (attack.exit_code, attack.stderr)
+    else:
+        assert (attack.exit_code, attack.stdout.strip()) == (0, "held 512")
+
+
+LOOK = """
+    import os
+    lines = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                lines.append(open(f"/proc/{name}/cmdline", "rb").read().replace(b"\\0", b" "))
+            except OSError:
+                pass
+    print(len(lines))
+    print(b"\\n".join(lines).decode(errors="replace"))
+"""
+
+
+@needs("proc_hidden")
+@pytest.mark.parametrize("layer", ["in force", "taken away"])
+def test_proc_shows_no_process_outside_the_run(lab_sandbox: Sandbox, tmp_path: Path,
+                                               layer: str) -> None:
+    """A neighbour (another run, the broker, the grader) stands on the machine with a
+    token on its command line; the run lists every command line it can see. The
+    control: its own."""
+    token = f"neighbour-{uuid.uuid4().hex}"
+    neighbour = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", token])
+    try:
+        sandbox = lab_sandbox if layer == "in force" else \
+            weakened(lab_sandbox, tmp_path / "grading", namespaces=None)
+        folder = submission(tmp_path, "look.py", LOOK)
+        run = sandbox.start_script(folder, "look.py").finish(30)
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    assert run.exit_code == 0, run.stderr
+    assert "look.py" in run.stdout
+    if layer == "in force":
+        assert token not in run.stdout
+        assert int(run.stdout.split()[0]) == 2, run.stdout  # its supervisor and itself
+        assert "pytest" not in run.stdout
+        assert "kafka.Kafka" not in run.stdout
+    else:
+        assert token in run.stdout
+
+
+def test_each_layer_is_in_force_or_refused_with_a_reason(lab_sandbox: Sandbox) -> None:
+    isolation = lab_sandbox.isolation
+    refused = dict(isolation.refused)
+    for layer in Isolation.layers():
+        assert getattr(isolation, layer) is (layer not in refused), layer
+        assert layer not in refused or refused[layer], layer
+    assert isolation.as_dict() == {"in_force": isolation.in_force(), "refused": refused}
+    assert isolation.describe()[0].startswith("each run: ")
+
+
+def test_a_machine_that_refuses_namespaces_says_why_and_grading_goes_on(
+    lab_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seccomp profile, a kernel without user namespaces: ``unshare`` fails. The probe
+    says so, once, and runs go on without the layer (the marker finds what they leave)."""
+    monkeypatch.setattr(namespaces, "CLONE_NEWPID", 1)  # not a flag unshare() takes
+    sandbox = Sandbox(lab_sandbox.bootstrap, lab_sandbox.distribution, tmp_path / "grading")
+    try:
+        folder = submission(tmp_path, "hello.py", "print('hello')")
+        run = sandbox.start_script(folder, "hello.py").finish(30)
+    finally:
+        sandbox.cleanup()
+    assert (run.exit_code, run.stdout) == (0, "hello\n"), run.stderr
+    assert not run.isolation.pid_namespace
+    assert not run.isolation.proc_hidden
+    why = dict(run.isolation.refused)["pid_namespace"]
+    assert "PID and mount namespaces refused: unshare: Invalid argument" in why, why
+    assert run.isolation.landlock
+
+
+@needs("pids_cap")
+def test_cgroups_left_by_a_dead_grader_are_swept_and_a_runs_own_are_not() -> None:
+    """A grader SIGKILLed mid-run never removes its runs' cgroups: the next sandbox does,
+    once they are empty and old; a fresh one (a run about to join it) and one in use stay."""
+    old, fresh, used = (cgroups.RunCgroups.make(("pids",), f"{cgroups.RUN_PREFIX}{name}-"
+                                                f"{uuid.uuid4().hex}")
+                        for name in ("old", "fresh", "used"))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (used.folders["pids"] / "cgroup.procs").write_text(str(sleeper.pid))
+        for run_cgroups in (old, used):
+            os.utime(run_cgroups.folders["pids"], (time.time() - 120, time.time() - 120))
+        swept = cgroups.sweep(("pids",))
+        assert old.folders["pids"] in swept
+        assert not old.folders["pids"].exists()
+        assert fresh.folders["pids"].exists()
+        assert used.folders["pids"].exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for run_cgroups in (old, fresh, used):
+            run_cgroups.remove()
