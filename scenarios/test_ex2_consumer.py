@@ -44,9 +44,9 @@ from pytest_kafka_lab.grading.consumer_evidence import (
 )
 from pytest_kafka_lab.grading.evidence import listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
-from pytest_kafka_lab.grading.integrity import unfetched_calls
+from pytest_kafka_lab.grading.integrity import mark_unfetched_calls
 from pytest_kafka_lab.grading.sandbox import Event, Run
-from pytest_kafka_lab.grading.verdicts import require_honest, require_ran
+from pytest_kafka_lab.grading.verdicts import require_ran
 
 pytestmark = pytest.mark.exercise("ex2", "consumer with manual commits")
 
@@ -109,7 +109,7 @@ def ex2(lab: ExerciseLab) -> Evidence:
                          f"the consumer to receive all {COUNT} orders and go quiet")
     interrupted_at = stop(process)
     run = require_ran(process.finish(STOP_TIMEOUT))
-    require_honest(run, *unfetched_calls(run, "process_order", TOPIC, positions(orders)))
+    mark_unfetched_calls(run, "process_order", TOPIC, positions(orders))
     committed = group_offsets(lab.broker, GROUP, TOPIC)
 
     error_run, error_stalled, later = None, None, {}

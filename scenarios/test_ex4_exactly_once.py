@@ -29,9 +29,9 @@ import pytest
 from pytest_kafka_lab.grading.consumer_evidence import calls
 from pytest_kafka_lab.grading.evidence import duplicates, json_values, listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
-from pytest_kafka_lab.grading.integrity import unfetched_calls
+from pytest_kafka_lab.grading.integrity import mark_unfetched_calls
 from pytest_kafka_lab.grading.sandbox import Run
-from pytest_kafka_lab.grading.verdicts import require_honest, require_ran
+from pytest_kafka_lab.grading.verdicts import require_ran
 from pytest_kafka_lab.readers import Record, read_topic
 
 pytestmark = pytest.mark.exercise("ex4", "exactly-once processing")
@@ -129,10 +129,12 @@ def ex4(lab: ExerciseLab) -> Evidence:
     run = main.finish(lab.timeout)
     replayed = replay.finish(max(deadline - time.monotonic(), 1.0))
     records = read_topic(lab.broker, TOPIC)
-    require_honest(require_ran(run), *unfetched_calls(run, "process_payment", TOPIC, {
+    # A payment processed without being read from the topic does not count as processed
+    # (and processed_payments_are_consumed_from_the_topic names it).
+    mark_unfetched_calls(require_ran(run), "process_payment", TOPIC, {
         str(value["payment_id"]): (record.partition, record.offset)
         for record, value in zip(records, json_values(records), strict=True)
-        if value and "payment_id" in value}))
+        if value and "payment_id" in value})
     return Evidence(run, records, require_ran(replayed))
 
 

@@ -173,11 +173,13 @@ def stop(process: SubmissionProcess) -> float:
 
 def calls(events: list[Event], function: str = "process_order") -> list[tuple[int, Event]]:
     """``(index in events, event)`` of each observed call of ``function``. A failure the
-    grader injected is known from the grader's own record (``source: "grader"``), and an
-    outcome counts only once the grader answered that call's question: a run reporting
-    either on its own is not believed."""
+    grader injected is known from the grader's own record (``source: "grader"``); an
+    outcome counts only once the grader answered that call's question, and only for a
+    record the wire shows the run was handed (``integrity.mark_unfetched_calls``): a
+    run reporting either on its own is not believed."""
     return [(index, event) for index, event in enumerate(events)
             if event["kind"] == "call" and event.get("function") == function
+            and not event.get("unfetched")
             and (event.get("source") == "grader" if event.get("outcome") == "injected-failure"
                  else not event.get("unasked"))]
 

@@ -172,18 +172,20 @@ def printed(run: Run) -> list[str]:
     return []
 
 
-def unfetched_calls(run: Run, function: str, topic: str,
-                    positions: dict[str, tuple[int, int]]) -> list[str]:
-    """A call of ``function`` reported for a record of ``topic`` (its ident one of
-    ``positions``: ``{ident: (partition, offset)}``) that no Fetch response had handed the
-    run: a call of a record the run never read, which the wire contradicts."""
+def mark_unfetched_calls(run: Run, function: str, topic: str,
+                         positions: dict[str, tuple[int, int]]) -> list[str]:
+    """Mark ``unfetched`` each reported call of ``function`` for a record of ``topic``
+    (its ident one of ``positions``: ``{ident: (partition, offset)}``) that no Fetch
+    response had handed the run: such a call does not count (``consumer_evidence.calls``),
+    whatever the run says it returned. The idents so marked, sorted."""
     if not run.witnessed:
         return []
     handed = fetched(run.wire, topic)
-    called = {str(event.get("ident")) for event in run.of("call", function=function)}
-    unread = sorted(ident for ident in called & set(positions)
-                    if positions[ident][1] not in handed.get(positions[ident][0], set()))
-    if not unread:
-        return []
-    return [f"the run reported {function}() of {len(unread)} record(s) of '{topic}' that "
-            f"no Fetch response had handed it (e.g. {unread[0]})"]
+    marked = set()
+    for event in run.of("call", function=function):
+        ident = str(event.get("ident"))
+        if ident in positions and positions[ident][1] not in handed.get(
+                positions[ident][0], set()):
+            event["unfetched"] = True
+            marked.add(ident)
+    return sorted(marked)
