@@ -21,8 +21,6 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from filelock import FileLock
-
 from pytest_kafka_lab.exceptions import (
     CorruptCacheError,
     DistributionFetchError,
@@ -145,6 +143,8 @@ def cached_jars(cache_dir: Path, version: str, report: Report) -> tuple[Path, st
     target = cache_dir / f"kafka-{version}"
     if cache_is_complete(target):
         return target / "libs", "cache"
+    from filelock import FileLock  # imported here: a run that starts nothing needs none
+
     with FileLock(str(cache_dir / f"kafka-{version}.lock")):
         # Another process may have finished the download while this one waited.
         if cache_is_complete(target):

@@ -1,8 +1,9 @@
 """One broker per test run: started on first need, shared by xdist workers, always stopped.
 
-Under pytest-xdist the controller owns the broker and hands its address to the workers
-(``backends.xdist_shared``), so two workers never start two brokers and none stops it
-while another still tests.
+A run whose tests use no broker starts none. Under pytest-xdist the controller owns the
+broker: it starts it when a worker's collected tests need one, before any test runs, and
+hands its address to the workers (``backends.xdist_shared``), so two workers never start
+two brokers and none stops it while another still tests.
 
 A broker whose processes are watched (a local node, every node of a local cluster) and
 one of which dies is noticed (the holder looks whenever asked), reported once with how
@@ -18,20 +19,33 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_kafka_lab import topics
 from pytest_kafka_lab.backends import KafkaBroker, WatchedNode, broker_for, watched_nodes
-from pytest_kafka_lab.backends.cluster import LocalCluster
 from pytest_kafka_lab.backends.watching import process_dying
-from pytest_kafka_lab.backends.xdist_shared import from_controller, handover, handover_failed
+from pytest_kafka_lab.backends.xdist_shared import (
+    MEETING,
+    ask_for_broker,
+    asked,
+    from_controller,
+    hand_over,
+    hand_over_failure,
+)
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.exceptions import BrokerDiedError
 from pytest_kafka_lab.naming import run_prefix
 from pytest_kafka_lab.progress import status
 from pytest_kafka_lab.waiting import WaitTimeout, wait_for
+
+if TYPE_CHECKING:
+    from pytest_kafka_lab.backends.cluster import LocalCluster
 
 LOG = logging.getLogger(__name__)
 
@@ -51,6 +65,8 @@ class BrokerHolder:
         self.error: Exception | None = None
         self.death: BrokerDiedError | None = None  # noticed; the broker is not replaced yet
         self.dead_node: WatchedNode | None = None
+        self.meeting: Path | None = None  # the xdist controller's (``worker_input``)
+        self.handed_over = False
 
     def get(self) -> KafkaBroker:
         """The running broker, starting it on first call and again after it died; a failed
@@ -62,9 +78,23 @@ class BrokerHolder:
             self.broker = self.start()
         return self.broker
 
+    def prepare(self) -> None:
+        """Before the first test of a run whose tests use the broker: start it now, so that
+        its start is announced once, up front, instead of inside a test's setup time (a
+        failed start is kept, and raised by every use); on an xdist worker, ask the
+        controller for its broker instead."""
+        if ask_for_broker(self.workerinput):
+            return
+        with contextlib.suppress(Exception):
+            self.get()
+
+    @property
+    def workerinput(self) -> dict[str, object] | None:
+        """What pytest-xdist handed this worker; None outside xdist workers."""
+        return getattr(self.pytest_config, "workerinput", None)
+
     def start(self) -> KafkaBroker:
-        workerinput = getattr(self.pytest_config, "workerinput", None)
-        candidate = (from_controller(self.lab_config, workerinput)
+        candidate = (from_controller(self.lab_config, self.workerinput)
                      or broker_for(self.lab_config, self.progress))
         try:
             return candidate.start()
@@ -79,6 +109,8 @@ class BrokerHolder:
     def cluster_of_three(self) -> Iterator[LocalCluster]:
         """``kafka_cluster``'s cluster: the session's broker under ``--kafka-brokers 3`` or
         more, else three nodes started for the caller and stopped when it is done."""
+        from pytest_kafka_lab.backends.cluster import LocalCluster  # only a cluster's run
+
         if self.lab_config.brokers >= 3:
             broker = self.get()
             assert isinstance(broker, LocalCluster), f"{broker.describe()} is no local cluster"
@@ -153,15 +185,27 @@ class BrokerHolder:
     # --- xdist and the end -------------------------------------------------------------
 
     def worker_input(self) -> dict[str, str]:
-        """What each xdist worker needs to use this (the controller's) broker, or to fail
-        as its start did; nothing when the run said its workers need no shared broker
+        """Controller: what each xdist worker is handed as it starts: the meeting point
+        where it asks for this (the controller's) broker and finds it (``serve_workers``);
+        nothing when the run said its workers need no shared broker
         (``WORKERS_NEED_NO_BROKER``: a worker asked for one then starts its own)."""
         if self.pytest_config is not None and WORKERS_NEED_NO_BROKER in self.pytest_config.stash:
             return {}
+        if self.meeting is None:
+            self.meeting = Path(tempfile.mkdtemp(prefix="kafka-lab-xdist-"))
+        return {MEETING: str(self.meeting)}
+
+    def serve_workers(self) -> None:
+        """Controller, as each worker's collection reaches it (before any test is handed
+        out): if a worker asked for the broker, start it, once, and leave its address, or
+        why it did not start, at the meeting point."""
+        if self.meeting is None or self.handed_over or not asked(self.meeting):
+            return
+        self.handed_over = True
         try:
-            return handover(self.get())
+            hand_over(self.meeting, self.get())
         except Exception as error:
-            return handover_failed(error)
+            hand_over_failure(self.meeting, error)
 
     def finish(self) -> None:
         """At the end of the run: sweep what the run left on a broker that outlives it,
@@ -174,6 +218,8 @@ class BrokerHolder:
                 LOG.exception("sweeping this run's topics and groups off %s failed",
                               self.broker.bootstrap_servers)
         self.close()
+        if self.meeting is not None:
+            shutil.rmtree(self.meeting, ignore_errors=True)
 
     def close(self) -> None:
         if self.broker is not None:

@@ -8,16 +8,14 @@ wires them together.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab import topics
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.backends.cluster import LocalCluster
 from pytest_kafka_lab.clients import ClientFactory, RecordingProducer, client_factory_fixture
 from pytest_kafka_lab.config import LabConfig, add_options, get_config, load_hypothesis_profile
 from pytest_kafka_lab.deathwatch import failing_if_the_broker_dies, replace_dead_broker, uses_broker
@@ -27,6 +25,9 @@ from pytest_kafka_lab.lifecycle import HOLDER, BrokerHolder, holder_of
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.readiness import CLIENT_LOGGER
 from pytest_kafka_lab.tools import KafkaTools
+
+if TYPE_CHECKING:
+    from pytest_kafka_lab.backends.cluster import LocalCluster
 
 # --- hooks -------------------------------------------------------------------------------
 
@@ -50,16 +51,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"kafka-lab: {holder_of(config).lab_config.describe()}"]
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True)  # on an xdist worker: before it reports its collection
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the broker before the first test when one needs it, so the start is reported
-    once, up front, instead of inside a test's setup time."""
+    """Start the broker before the first test when one needs it (on an xdist worker: ask
+    the controller for it); a run whose tests use none starts none."""
     if session.config.option.collectonly:
         return
-    if any("kafka_broker" in getattr(item, "fixturenames", ()) for item in session.items):
-        # A failed start is kept by the holder and raised by every use of the fixture.
-        with contextlib.suppress(Exception):
-            holder_of(session.config).get()
+    if any(map(uses_broker, session.items)):
+        holder_of(session.config).prepare()
 
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
@@ -97,8 +96,15 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist controller: start the broker once and hand its address to every worker."""
+    """xdist controller: tell each worker where to ask for the broker and find it."""
     node.workerinput.update(holder_of(node.config).worker_input())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """xdist controller: start the broker, once, if a worker's tests asked for it, before
+    the first test is handed out."""
+    holder_of(node.config).serve_workers()
 
 
 # --- fixtures ------------------------------------------------------------------------------

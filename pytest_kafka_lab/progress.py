@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from rich.console import Console
 
 
 @contextlib.contextmanager
@@ -30,6 +29,8 @@ def status(config: pytest.Config | None, first: str) -> Iterator[Callable[[str],
     reported, then a line at most every five seconds: a slow download shows life without
     flooding the log, and a quick step stays silent.
     """
+    from rich.console import Console  # imported here: a run that starts nothing needs none
+
     console = Console(file=sys.stderr, highlight=False)
     with uncaptured(config):
         if console.is_terminal:

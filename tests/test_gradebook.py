@@ -33,10 +33,14 @@ from pytest_kafka_lab.grading.class_runner.class_list import Shard, class_list
 from pytest_kafka_lab.grading.class_runner.gradebook import (
     Gradebook,
     GradebookError,
+    markdown_table,
     merge_gradebooks,
+    row_line,
     write_gradebook,
 )
+from pytest_kafka_lab.grading.class_runner.submission_run import read_report
 from pytest_kafka_lab.grading.course import EXERCISE_FILES, course_dir
+from pytest_kafka_lab.grading.report import Check, Grade
 from pytest_kafka_lab.processes import hear_ctrl_c
 from pytest_kafka_lab.readers import read_topic
 from pytest_kafka_lab.waiting import wait_for
@@ -234,6 +238,39 @@ def test_merging_refuses_a_submission_graded_in_two_shards(tmp_path: Path) -> No
     assert str(first) in str(refused.value)
     assert str(second) in str(refused.value)
     assert not (tmp_path / "merged.csv").exists()
+
+
+def test_a_gradebook_row_says_which_layers_of_isolation_its_runs_had(tmp_path: Path) -> None:
+    """From a run's report (its ``isolation``) to the class's gradebook: the JSON row keeps
+    it whole, the CSV lists the layers refused (``none``: all held; empty: no run said)."""
+    isolation = {"in_force": ["landlock", "network", "pid_namespace", "file_size_cap"],
+                 "refused": {"unprivileged_uid": "runs keep uid 0, without capabilities",
+                             "memory_cap": "no cgroup v1 memory controller"}}
+    report = Grade("/class/ann", isolation=isolation)
+    report.exercise("ex1", "producer basics").checks.append(
+        Check("all_100_orders_arrive_exactly_once", "passed", points=2))
+    report.write_json(tmp_path / "ann.json")
+    log = tmp_path / "pytest.log"
+    log.write_text("")
+    ann = {**read_report(tmp_path / "ann.json", log, False, 60), "name": "ann"}
+    bob = {**fake_grade("bob"), "isolation": {"in_force": isolation["in_force"],
+                                              "refused": {}}}
+    cal = {**read_report(tmp_path / "none.json", log, False, 60), "name": "cal",
+           "submission": "/class/cal"}  # grading wrote no report: no run said
+
+    table, full = write_gradebook([cal, bob, ann], tmp_path / "book")
+    rows = {row["submission"]: row for row in rows_of(table)}
+    assert rows["ann"]["refused"] == "memory_cap unprivileged_uid"
+    assert rows["ann"]["ex1"] == "2"
+    assert rows["bob"]["refused"] == "none"
+    assert rows["cal"]["refused"] == ""
+    graded = {grade["name"]: grade for grade in json.loads(full.read_text())}
+    assert graded["ann"]["isolation"] == isolation
+    assert graded["bob"]["isolation"]["refused"] == {}
+    assert "isolation" not in graded["cal"]
+    # The terminal's line stays short; GitHub's table has the column.
+    assert "memory_cap" not in row_line(ann)
+    assert "| memory_cap unprivileged_uid |" in markdown_table([ann])
 
 
 # --- real gradings -------------------------------------------------------------------------

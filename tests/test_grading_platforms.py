@@ -498,23 +498,53 @@ def test_feedback_shows_no_grader_traceback_but_the_students_own(crashing: Grade
 # --- inert --------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_the_plugin_is_inert_in_a_run_that_grades_nothing(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    lab_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: tuple[str, ...]
 ) -> None:
-    pytester.makepyfile(test_plain="def test_one():\n    assert 1 + 1 == 2\n")
+    """No report, no grading fixture in ``pytest --fixtures``, and under xdist its own
+    scheduler, in a run that collects none of the course's checks (nor names a
+    submission or the course's folder), even with the grading outputs asked for."""
+    pytester = lab_pytester
+    pytester.makepyfile(test_plain="def test_one():\n    assert 1 + 1 == 2\n\n"
+                                   "def test_two():\n    assert 2 * 2 == 4\n")
     (pytester.path / "points.toml").write_text("[ex1]\nflushes_before_exiting = 2\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "summary.md"))
     outputs = ["report.json", "results.json", "classroom.json", "feedback.md"]
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--lab-points", "points.toml",
+        "-p", "no:cacheprovider", "-v", *workers, "--lab-points", "points.toml",
         *[arg for option, name in zip(
             ["--lab-report", "--lab-gradescope", "--lab-classroom", "--lab-feedback"],
             outputs, strict=True) for arg in (option, name)])
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     assert "kafka-lab grading" not in result.stdout.str()
+    if workers:  # the grader's scheduler is not xdist's ``load``
+        result.stdout.fnmatch_lines(["scheduling tests via LoadScheduling"])
     written = [name for name in [*outputs, "classroom.json.b64", "summary.md"]
                if (pytester.path / name).exists()]
     assert not written
+    listed = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fixtures", *workers)
+    assert listed.ret == pytest.ExitCode.OK, listed.stdout.str()
+    fixtures = re.findall(r"^(\w+)", listed.stdout.str(), re.MULTILINE)
+    assert "kafka_broker" in fixtures, listed.stdout.str()  # the plugin's own: its API
+    assert [name for name in fixtures if name.startswith("lab_")] == [], listed.stdout.str()
+
+
+def test_a_test_that_asks_for_a_grading_fixture_gets_it_under_xdist(
+    lab_pytester: pytest.Pytester,
+) -> None:
+    """The ``lab_*`` fixtures join a run once a test asks for one, on each xdist worker."""
+    lab_pytester.makepyfile(test_timeout="""
+        import pathlib, os
+
+        def test_timeout(lab_timeout):
+            pathlib.Path(os.environ["PYTEST_XDIST_WORKER"]).write_text(repr(lab_timeout))
+    """)
+    result = lab_pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
+                                               "--lab-timeout", "7")
+    result.assert_outcomes(passed=1)
+    [seen] = [path.read_text() for path in lab_pytester.path.glob("gw*")]
+    assert seen == "7.0"
 
 
 # --- the writers on a hand-built grade --------------------------------------------------------

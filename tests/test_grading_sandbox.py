@@ -691,3 +691,23 @@ def test_ctrl_c_reaches_the_runs_process_group_once(lab_sandbox: Sandbox, tmp_pa
     else:
         assert run.exit_code == -signal.SIGINT, run.stderr
         assert "KeyboardInterrupt" in run.stderr
+
+
+def test_the_machines_secrets_are_not_in_a_runs_read_set(
+    lab_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A root grader's run keeps uid 0 without capabilities, and uid 0 owns /etc/shadow:
+    its mode would let it through, the read set does not. The control: /etc/hosts, a
+    neighbour in /etc, reads."""
+    folder = submission(tmp_path, "peek.py", """
+        for path in ("/etc/shadow", "/etc/hosts"):
+            try:
+                print(path, len(open(path, "rb").read()))
+            except OSError as error:
+                print(path, "refused", error.errno)
+    """)
+    run = lab_sandbox.start_script(folder, "peek.py").finish(30)
+    if not run.confined:
+        pytest.skip("runs are not confined here (no Landlock)")
+    assert "/etc/shadow refused 13" in run.stdout, run.stdout + run.stderr
+    assert "/etc/hosts refused" not in run.stdout, run.stdout

@@ -15,8 +15,6 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Self
 
-import port_for
-
 from pytest_kafka_lab.config import LabConfig, read_properties
 from pytest_kafka_lab.readiness import wait_until_ready
 
@@ -54,11 +52,15 @@ def listening_ports() -> frozenset[int]:
     range (port-for reads it on Linux and the BSDs), where the kernel could hand a port to
     a client's outgoing connection between our probe and the broker's bind, or while a
     killed node is down and its clients reconnect in a loop. Computed once: it takes ms."""
+    import port_for  # imported here (with its table of ports): a run may start nothing
+
     return frozenset(port_for.available_good_ports())
 
 
 def free_port() -> int:
     """A loopback port nothing listens on or is bound to, from ``listening_ports()``."""
+    import port_for
+
     return port_for.select_random(set(listening_ports()))
 
 

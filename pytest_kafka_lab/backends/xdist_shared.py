@@ -1,14 +1,22 @@
 """The xdist controller's broker, shared with its workers.
 
-Under pytest-xdist the controller starts the broker (any backend) and hands each worker
-its address and version and, for local nodes, what a worker needs to notice that one
-died: each node's pid and log. A worker uses it as an existing cluster and never stops or
-restarts it: the controller owns it, and other workers share it.
+Under pytest-xdist the controller owns the broker (any backend) and starts it only when a
+worker's tests need one. The controller collects nothing, so the workers say so: each
+worker is handed a meeting point, a folder of the controller's, and one whose collected
+tests use the broker leaves a note there (``ask_for_broker``) before it reports its
+collection. The controller reads the note as that report reaches it, before it hands out
+a single test, starts the broker once, and leaves its address and version there (for
+local nodes, what a worker needs to notice that one died: each node's pid and log), or
+why it did not start (``hand_over``, ``hand_over_failure``). Only the controller writes
+the broker's file, once, by an atomic rename, and no worker reads it before its first
+test: no lock is needed. A worker uses the broker as an existing cluster and never stops
+or restarts it: the controller owns it, and other workers share it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,33 +27,71 @@ from pytest_kafka_lab.backends.watching import WatchedPid, tails_of
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.exceptions import BrokerStartError
 
-# The keys of xdist's ``workerinput`` that carry the controller's broker to a worker.
-BOOTSTRAP, VERSION, NODES, ERROR = ("kafka_lab_bootstrap", "kafka_lab_version",
-                                    "kafka_lab_nodes", "kafka_lab_error")
+# The key of xdist's ``workerinput`` that names the meeting point.
+MEETING = "kafka_lab_meeting"
+# In the meeting point: a worker's note that its tests need the broker; the broker.
+ASKED, HANDED = "asked", "broker.json"
+# The keys of the broker's file.
+BOOTSTRAP, VERSION, NODES, ERROR = "bootstrap", "version", "nodes", "error"
 
 
-def handover(broker: KafkaBroker) -> dict[str, str]:
-    """Controller: what a worker needs to use ``broker`` and watch its nodes."""
+def meeting_point(workerinput: Mapping[str, Any] | None) -> Path | None:
+    """Worker: the controller's meeting point, None outside xdist workers (or when the
+    controller shares no broker: ``lifecycle.WORKERS_NEED_NO_BROKER``)."""
+    folder = (workerinput or {}).get(MEETING)
+    return Path(folder) if folder else None
+
+
+def ask_for_broker(workerinput: Mapping[str, Any] | None) -> bool:
+    """Worker: ask the controller for the broker (before reporting the collection); False
+    where there is no controller to ask (or its folder is out of reach: a remote worker)."""
+    folder = meeting_point(workerinput)
+    if folder is None or not folder.is_dir():
+        return False
+    (folder / ASKED).touch()
+    return True
+
+
+def asked(folder: Path) -> bool:
+    """Controller: whether a worker asked for the broker."""
+    return (folder / ASKED).exists()
+
+
+def hand_over(folder: Path, broker: KafkaBroker) -> None:
+    """Controller: leave what a worker needs to use ``broker`` and watch its nodes."""
     nodes = [{"name": node.name, "bootstrap": node.bootstrap_servers, "pid": node.pid,
               "log": str(node.log_path)} for node in watched_nodes(broker) if node.pid]
-    return {BOOTSTRAP: broker.bootstrap_servers, VERSION: broker.kafka_version,
-            NODES: json.dumps(nodes)}
+    write(folder, {BOOTSTRAP: broker.bootstrap_servers, VERSION: broker.kafka_version,
+                   NODES: nodes})
 
 
-def handover_failed(error: Exception) -> dict[str, str]:
-    """Controller: what makes each worker's use of the broker fail as its start did."""
-    return {ERROR: str(error)}
+def hand_over_failure(folder: Path, error: Exception) -> None:
+    """Controller: leave what makes each worker's use of the broker fail as its start did."""
+    write(folder, {ERROR: str(error)})
+
+
+def write(folder: Path, handed: dict[str, Any]) -> None:
+    partial = folder / f"{HANDED}.partial"
+    partial.write_text(json.dumps(handed))
+    os.replace(partial, folder / HANDED)  # a reader sees the whole file or none
 
 
 def from_controller(config: LabConfig, workerinput: Mapping[str, Any] | None
                     ) -> SharedBroker | None:
-    """Worker: the controller's broker (not yet reached), None outside xdist workers; a
-    start that failed on the controller raises its error here."""
-    if workerinput and ERROR in workerinput:
-        raise BrokerStartError(workerinput[ERROR])
-    if not workerinput or BOOTSTRAP not in workerinput:
+    """Worker: the controller's broker (not yet reached); None outside xdist workers, or
+    when the controller started none (no worker's collection asked for it: a test that
+    asks for the broker only by ``request.getfixturevalue``); a start that failed on the
+    controller raises its error here."""
+    folder = meeting_point(workerinput)
+    if folder is None:
         return None
-    return SharedBroker(config, workerinput)
+    try:
+        handed = json.loads((folder / HANDED).read_text())
+    except FileNotFoundError:
+        return None
+    if ERROR in handed:
+        raise BrokerStartError(handed[ERROR])
+    return SharedBroker(config, handed)
 
 
 class SharedBroker(ExistingBroker):
@@ -58,7 +104,7 @@ class SharedBroker(ExistingBroker):
         super().__init__(config, handed[BOOTSTRAP], handed[VERSION],
                          origin=f"{config.backend}, shared by the xdist controller")
         self.nodes = [WatchedPid(node["name"], node["bootstrap"], int(node["pid"]),
-                                 Path(node["log"])) for node in json.loads(handed[NODES])]
+                                 Path(node["log"])) for node in handed[NODES]]
 
     @property
     def pid(self) -> int | None:

@@ -8,6 +8,14 @@
 Each check is a test marked ``@pytest.mark.exercise("ex1", "title")``; its outcome is
 the check's status, its assertion message the check's message. The formats for course
 platforms are written by ``platforms.py``.
+
+Installed into every pytest run of the environment, the grader stays out of the way of a
+run that grades nothing: it declares its options and markers, and joins a run
+(``start_grading``: its hooks, its scheduler, its ``lab_*`` fixtures, the recorder of the
+grade) only once the run shows that it grades: it names a submission or the course's
+folder (known from the command line), or it collects the course's checks or a test that
+asks for a ``lab_*`` fixture (known after collection; under pytest-xdist the controller,
+which collects nothing, reads the first worker's collection).
 """
 
 from __future__ import annotations
@@ -18,24 +26,20 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
-from pytest_kafka_lab.backends import KafkaBroker, broker_for
-from pytest_kafka_lab.config import LabConfig, positive_number
-from pytest_kafka_lab.distribution import resolve_distribution
-from pytest_kafka_lab.grading.course import (
-    EXERCISE_FILES,
-    LONGEST_FIRST,
-    BrokerWarmUp,
-    course_dir,
-    reset_course,
+from pytest_kafka_lab.grading import fixtures
+from pytest_kafka_lab.grading.course import EXERCISE_FILES, LONGEST_FIRST, course_dir
+from pytest_kafka_lab.grading.fixtures import (
+    option,
+    run_timeout,
+    submission_folder,
+    uses_course_names,
 )
-from pytest_kafka_lab.grading.inside import supervisor
 from pytest_kafka_lab.grading.platforms import (
     gradescope_results,
     write_classroom,
@@ -50,15 +54,16 @@ from pytest_kafka_lab.grading.report import (
     read_points,
     unknown_points,
 )
-from pytest_kafka_lab.grading.sandbox import Sandbox
-from pytest_kafka_lab.grading.sandbox.isolation import detect
-from pytest_kafka_lab.grading.verdicts import SubmissionError
 from pytest_kafka_lab.lifecycle import WORKERS_NEED_NO_BROKER
-from pytest_kafka_lab.progress import status
-from pytest_kafka_lab.readers import client_config
+
+# The sandbox (the wire proxy, the verdicts, which import it) is imported where a grading
+# run uses it: the grader's entry point is loaded into every pytest run of the environment.
 
 GRADE = pytest.StashKey[Grade]()
-DEFAULT_TIMEOUT = 60.0  # seconds, for one run of a submission
+GRADING = pytest.StashKey["GradingRun"]()  # set in a run that grades, by start_grading
+FIRST_COLLECTION_SEEN = pytest.StashKey[bool]()  # on an xdist controller
+# The installed course, as ``--pyargs`` names it.
+COURSE_PACKAGE = "pytest_kafka_lab.course"
 # The check's record, JSON-encoded: carried by the teardown report (from an xdist worker
 # to the controller), where the GradeRecorder takes it before --junitxml writes properties.
 CHECK_PROPERTY = "kafka_lab_check"
@@ -87,28 +92,86 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "course_names: uses the course's fixed topic and group "
                             "names (on lab_broker, which is a worker's own under xdist)")
     run_timeout(config)  # a bad value is a usage error before anything runs
-    config.stash[GRADE] = Grade(str(submission_folder(config)))
     if option(config, "submission"):
         # Only the exercises' checks run, each worker on a lab broker of its own.
         config.stash[WORKERS_NEED_NO_BROKER] = "grading a submission"
-    if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(GradeRecorder(config, course_points(config)),
-                                      "kafka-lab-grade-recorder")
+        start_grading(config)
+    elif names_the_course(config):
+        start_grading(config)
 
 
-def option(config: pytest.Config, name: str) -> str | None:
-    value = config.getoption(f"lab_{name}") or config.getini(f"lab_{name}")
-    return str(value) if value else None
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without xdist, or on an xdist worker: a run that grades by what it collected (the
+    course's checks, or a test that asks for a ``lab_*`` fixture) gets its grader now.
+    pytest finds a fixture registered after collection when a test first asks for it, as
+    it finds one named by ``request.getfixturevalue``."""
+    if GRADING not in config.stash and any(map(asks_the_grader, items)):
+        start_grading(config)
 
 
-def run_timeout(config: pytest.Config) -> float:
-    """Seconds one run of a submission may take: ``--lab-timeout`` (or ini ``lab_timeout``),
-    DEFAULT_TIMEOUT when neither is set; anything but a positive number is a usage error."""
-    text = option(config, "timeout")
-    if text is None:
-        return DEFAULT_TIMEOUT
-    return positive_number(text, "--lab-timeout" if config.getoption("lab_timeout")
-                           else "lab_timeout (ini)")
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """xdist controller, which collects nothing: the first worker's collection shows
+    whether the run grades (a module of the course's checks among it; every worker
+    collects the same tests). If it does, the grader joins the run: the recorder judges the
+    points file on this collection, and the course's scheduler takes over xdist's."""
+    config = node.config
+    if GRADING in config.stash or FIRST_COLLECTION_SEEN in config.stash:
+        return
+    config.stash[FIRST_COLLECTION_SEEN] = True
+    modules = {config.rootpath / path for path in module_paths(ids) if path}
+    if not any(map(declares_exercise, modules)):
+        return
+    recorder = start_grading(config)
+    if recorder is not None:  # registered too late for this call of the hook
+        recorder.pytest_xdist_node_collection_finished(node, ids)
+    take_over_scheduling(config)
+
+
+def names_the_course(config: pytest.Config) -> bool:
+    """Whether the command line names the course's folder or something in it
+    (``pytest scenarios/``, ``scenarios/promises``) or the installed course (``--pyargs
+    pytest_kafka_lab.course``)."""
+    try:
+        course = course_dir()
+    except ModuleNotFoundError:
+        return False
+    for arg in config.args:
+        name = arg.split("::")[0]
+        if name == COURSE_PACKAGE or name.startswith(f"{COURSE_PACKAGE}."):
+            return True
+        if Path(config.invocation_params.dir, name).resolve().is_relative_to(course):
+            return True
+    return False
+
+
+def asks_the_grader(item: pytest.Item) -> bool:
+    """Whether a test is one of the course's checks, uses the course's names, or asks for
+    a ``lab_*`` fixture."""
+    return uses_course_names(item) or not fixtures.NAMES.isdisjoint(
+        getattr(item, "fixturenames", ()))
+
+
+def start_grading(config: pytest.Config) -> GradeRecorder | None:
+    """Make the run a grading run: the grader's hooks (``GradingRun``) and ``lab_*``
+    fixtures, and, on the controller or without xdist, the recorder of the grade
+    (returned; None on an xdist worker)."""
+    grading = GradingRun()
+    config.stash[GRADING] = grading
+    config.stash[GRADE] = Grade(str(submission_folder(config)))
+    config.pluginmanager.register(grading, "kafka-lab-grading-run")
+    config.pluginmanager.register(fixtures, "kafka-lab-grading-fixtures")
+    if hasattr(config, "workerinput"):
+        return None
+    recorder = GradeRecorder(config, course_points(config))
+    config.pluginmanager.register(recorder, "kafka-lab-grade-recorder")
+    return recorder
+
+
+def module_paths(ids: Iterable[str]) -> set[str]:
+    """The module paths (rootdir-relative) of node ids; "" for a module that pytest names
+    by its tests alone (one outside the rootdir)."""
+    return {nodeid.split("::")[0] for nodeid in ids}
 
 
 def course_points(config: pytest.Config) -> Points:
@@ -122,69 +185,78 @@ def course_points(config: pytest.Config) -> Points:
         raise pytest.UsageError(str(error)) from None
 
 
-def submission_folder(config: pytest.Config) -> Path:
-    chosen = option(config, "submission")
-    folder = Path(chosen) if chosen else course_dir() / "reference"
-    if not folder.is_dir():
-        raise pytest.UsageError(f"--lab-submission {folder}: no such folder")
-    return folder.resolve()
+class GradingRun:
+    """The grader's hooks, registered by ``start_grading`` in a run that grades only."""
 
+    def pytest_collection_modifyitems(self, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        """Grading a submission runs only the exercises' checks: the smoke scenario and the
+        promises of ``scenarios/promises`` test Kafka and the harness, not the student."""
+        if not option(config, "submission"):
+            return
+        others = [item for item in items if item.get_closest_marker("exercise") is None]
+        if others:
+            config.hook.pytest_deselected(items=others)
+            items[:] = [item for item in items if item.get_closest_marker("exercise") is not None]
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Grading a submission runs only the exercises' checks: the smoke scenario and the
-    promises of ``scenarios/promises`` test Kafka and the harness, not the student."""
-    if not option(config, "submission"):
-        return
-    others = [item for item in items if item.get_closest_marker("exercise") is None]
-    if others:
-        config.hook.pytest_deselected(items=others)
-        items[:] = [item for item in items if item.get_closest_marker("exercise") is not None]
+    def pytest_report_collectionfinish(self, config: pytest.Config, items: list[pytest.Item]
+                                       ) -> list[str]:
+        """Said only when the run holds the course's checks."""
+        if not any(item.get_closest_marker("exercise") for item in items):
+            return []
+        from pytest_kafka_lab.grading.inside import supervisor
+        from pytest_kafka_lab.grading.sandbox.isolation import detect
 
+        layers = detect(Path(supervisor.__file__)).isolation  # as a sandbox will find them
+        return [f"kafka-lab grading: {config.stash[GRADE].submission}",
+                *(f"kafka-lab grading: {line}" for line in layers.describe())]
 
-def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]
-                                   ) -> list[str]:
-    """Said only in a run that grades: the plugin is inert in everybody else's tests."""
-    if not any(item.get_closest_marker("exercise") for item in items):
-        return []
-    layers = detect(Path(supervisor.__file__)).isolation  # as a sandbox will find them
-    return [f"kafka-lab grading: {config.stash[GRADE].submission}",
-            *(f"kafka-lab grading: {line}" for line in layers.describe())]
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, None]:
+        outcome = yield
+        marker = item.get_closest_marker("exercise")
+        if marker is None:
+            return
+        report = outcome.get_result()
+        status, message = check_status(report, call)
+        if status is None:
+            return
+        exercise, title = (*marker.args, "")[:2]
+        name = item.name.removeprefix("test_")
+        # On the item, so the teardown report carries them: --junitxml writes the
+        # properties of that report, and pytest-xdist hands it from a worker to the
+        # controller, where the GradeRecorder adds the points (it holds the course's
+        # points per check).
+        record = {"exercise": exercise, "title": title, "name": name, "status": status,
+                  "message": message, "points": marker.kwargs.get("points", 1),
+                  "evidence": list(getattr(getattr(item, "module", None), "EVIDENCE", {})
+                                   .get(name, ())),
+                  "isolation": isolation_of(item)}
+        item.user_properties += [("exercise", exercise), ("check", name),
+                                 (CHECK_PROPERTY, json.dumps(record))]
 
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, Any, None]:
-    outcome = yield
-    marker = item.get_closest_marker("exercise")
-    if marker is None:
-        return
-    report = outcome.get_result()
-    status, message = check_status(report, call)
-    if status is None:
-        return
-    exercise, title = (*marker.args, "")[:2]
-    name = item.name.removeprefix("test_")
-    # On the item, so the teardown report carries them: --junitxml writes the properties
-    # of that report, and pytest-xdist hands it from a worker to the controller, where the
-    # GradeRecorder adds the points (it holds the course's points per check).
-    record = {"exercise": exercise, "title": title, "name": name, "status": status,
-              "message": message, "points": marker.kwargs.get("points", 1),
-              "evidence": list(getattr(getattr(item, "module", None), "EVIDENCE", {})
-                               .get(name, ())),
-              "isolation": isolation_of(item)}
-    item.user_properties += [("exercise", exercise), ("check", name),
-                             (CHECK_PROPERTY, json.dumps(record))]
+    @pytest.hookimpl(tryfirst=True, optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """pytest-xdist's ``load`` becomes the course's scheduler (``course_scheduler``)."""
+        if config.getvalue("dist") != "load":
+            return None
+        return course_scheduler(config, log)
 
 
 def isolation_of(item: pytest.Item) -> dict[str, Any]:
     """The isolation of the sandbox that ran a check's submission ({} if none did)."""
+    from pytest_kafka_lab.grading.sandbox import Sandbox
+
     sandbox = getattr(item, "funcargs", {}).get("lab_sandbox")
     return sandbox.isolation.as_dict() if isinstance(sandbox, Sandbox) else {}
 
 
 def check_status(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str | None, str]:
     """(status, message) that this phase of a check decides, or (None, "")."""
+    from pytest_kafka_lab.grading.verdicts import SubmissionError
+
     error = call.excinfo.value if call.excinfo else None
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
@@ -225,8 +297,7 @@ ONE_CLUSTER = "the three-node cluster"
 CLUSTER_FIXTURES = frozenset({"kafka_cluster", "kafka_faults"})
 
 
-@pytest.hookimpl(tryfirst=True, optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+def course_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's ``load``, but each module that uses the course's names stays on one
     worker: an exercise's checks share one run of the submission (a module fixture), which
     would otherwise be repeated on every worker that gets one of them, and tests of one
@@ -239,8 +310,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     most of their time is a fault waited out, they are handed out first. A worker gets
     more work only when it is down to its last test: a long test never holds up work that
     an idle worker could do."""
-    if config.getvalue("dist") != "load":
-        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class ExercisesTogether(LoadScopeScheduling):
@@ -278,6 +347,25 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                 self._assign_work_unit(node)
 
     return ExercisesTogether(config, log)
+
+
+def take_over_scheduling(config: pytest.Config) -> None:
+    """xdist controller: the course's scheduler in place of xdist's own ``load``, in a run
+    found to grade only by its first worker's collection. pytest-xdist makes its scheduler
+    before any worker has collected, and asks no plugin again: the session's scheduler is
+    replaced while it holds the workers and no collection yet, and told of the same
+    workers."""
+    from xdist.scheduler import LoadScheduling
+
+    session = config.pluginmanager.getplugin("dsession")
+    scheduler: Any = getattr(session, "sched", None)
+    if config.getvalue("dist") != "load" or type(scheduler) is not LoadScheduling \
+            or scheduler.node2collection:
+        return  # another plugin's scheduler, or one that already has work: left alone
+    ours = course_scheduler(config, session.log)
+    for node in scheduler.nodes:
+        ours.add_node(node)
+    session.sched = ours
 
 
 @functools.lru_cache
@@ -382,10 +470,6 @@ def marked_exercise(node: ast.AST) -> str | None:
     return None
 
 
-def uses_course_names(item: pytest.Item) -> bool:
-    return any(item.get_closest_marker(name) for name in ("exercise", "course_names"))
-
-
 class GradeRecorder:
     """Gathers the checks' outcomes into the grade, and writes it at the end. Registered on
     the controller (or a run without xdist) only: a worker's checks reach it through their
@@ -407,7 +491,7 @@ class GradeRecorder:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        paths = {nodeid.split("::")[0] for nodeid in ids}
+        paths = module_paths(ids)
         modules = [self.config.rootpath / path for path in paths if path]
         if "" in paths:
             # pytest names a module outside the rootdir by its tests alone (``::test_x``):
@@ -469,69 +553,3 @@ class GradeRecorder:
             with open(summary, "a") as page:
                 page.write(grade.markdown())
 
-
-# --- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def lab_submission(pytestconfig: pytest.Config) -> Path:
-    """The folder being graded."""
-    return submission_folder(pytestconfig)
-
-
-@pytest.fixture(scope="session")
-def lab_timeout(pytestconfig: pytest.Config) -> float:
-    """Seconds one run of a submission may take before it is stopped."""
-    return run_timeout(pytestconfig)
-
-
-@pytest.fixture(scope="session")
-def lab_broker(request: pytest.FixtureRequest, kafka_lab_config: LabConfig
-               ) -> Iterator[KafkaBroker]:
-    """The broker the course is graded on: the session's ``kafka_broker``, except on a
-    pytest-xdist worker of a run that grades exercises, which starts a local broker of its
-    own (stopped at its end). The course's topic and group names are fixed, so two workers
-    grading side by side on one broker would reset and read each other's topics."""
-    grading = any(map(uses_course_names, request.session.items))
-    if not (grading and hasattr(request.config, "workerinput")):
-        yield request.getfixturevalue("kafka_broker")
-        return
-    if kafka_lab_config.backend != "local":
-        raise pytest.UsageError(
-            f"the course's checks cannot run under pytest-xdist on the {kafka_lab_config.backend}"
-            " backend: each worker needs a broker of its own (the course's topic and group "
-            "names are fixed, so two workers on one cluster collide); run them without -n, "
-            "or on the local backend")
-    single = kafka_lab_config.replace(brokers=1, reuse=False, port=0)
-    with broker_for(single, functools.partial(status, request.config)) as broker:
-        yield broker
-
-
-@pytest.fixture(scope="session")
-def lab_warm_up(lab_broker: KafkaBroker) -> BrokerWarmUp:
-    """``lab_broker`` warming up in the background (its group coordinator and producer
-    ids, which a fresh broker makes on first use): an exercise waits for it before the
-    submission runs, so that no submission pays for the broker's first use."""
-    return BrokerWarmUp(client_config(lab_broker))
-
-
-@pytest.fixture(scope="session")
-def lab_admin(lab_broker: KafkaBroker) -> AdminClient:
-    """An ``AdminClient`` of ``lab_broker``."""
-    return AdminClient(lab_broker.client_config())
-
-
-@pytest.fixture(scope="session")
-def lab_sandbox(lab_broker: KafkaBroker, kafka_lab_config: LabConfig) -> Iterator[Sandbox]:
-    """Starts submission runs against ``lab_broker``."""
-    distribution = getattr(lab_broker, "distribution", None) or resolve_distribution(
-        kafka_lab_config.cache_dir, kafka_lab_config.home)
-    sandbox = Sandbox(lab_broker.bootstrap_servers, distribution)
-    yield sandbox
-    sandbox.cleanup()
-
-
-@pytest.fixture
-def lab_course(lab_admin: AdminClient) -> Callable[[dict[str, int]], None]:
-    """``lab_course({"orders": 4})``: the course's topics and groups reset, these created."""
-    return lambda topics: reset_course(lab_admin, topics)

@@ -5,7 +5,10 @@ gradebooks merged into one.
 A grade is the JSON of ``--lab-report`` with, added by ``kafka-lab grade``: ``name`` (the
 submission's name in the class, see ``class_list``), ``broker`` (the bootstrap address it
 was graded on), ``seconds``, and ``error`` when grading itself failed (no report, or the
-wall-clock limit tripped: then ``timed_out`` is true too).
+wall-clock limit tripped: then ``timed_out`` is true too). The report's ``isolation``
+(``{"in_force": [layer, ...], "refused": {layer: why}}``: the layers of isolation its
+runs had) stays in the JSON row; the CSV's ``refused`` column lists the layers refused
+(``none`` when every layer held, empty when no run said, as when grading wrote no report).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pytest_kafka_lab.grading.course import EXERCISE_FILES
 
 Grade = dict[str, Any]
 EXERCISES = sorted(EXERCISE_FILES)
-COLUMNS = ["submission", *EXERCISES, "total", "note"]
+COLUMNS = ["submission", *EXERCISES, "total", "note", "refused"]
 
 
 class GradebookError(KafkaLabError):
@@ -45,16 +48,26 @@ def name_of(grade: Grade) -> str:
     return str(grade.get("name") or Path(grade["submission"]).name)
 
 
+def refused_layers(grade: Grade) -> str:
+    """The layers of isolation its runs did not have, by name (``none``: every one held;
+    empty: no run said)."""
+    isolation = grade.get("isolation")
+    if not isinstance(isolation, dict) or not isolation:
+        return ""
+    return " ".join(sorted(isolation.get("refused") or {})) or "none"
+
+
 def row(grade: Grade) -> list[str | int]:
     cells = [cell(grade, exercise) for exercise in EXERCISES]
     total = sum(value for value in cells if isinstance(value, int))
     error = str(grade.get("error") or "").strip()
-    return [name_of(grade), *cells, total, error.splitlines()[0] if error else ""]
+    return [name_of(grade), *cells, total, error.splitlines()[0] if error else "",
+            refused_layers(grade)]
 
 
 def row_line(grade: Grade) -> str:
     """The row as one line for the terminal or a CI log."""
-    name, *cells, total, note = row(grade)
+    name, *cells, total, note, _ = row(grade)
     scores = "  ".join(f"{exercise} {value}" for exercise, value in
                        zip(EXERCISES, cells, strict=True))
     return f"{name}: {scores}  total {total}" + (f"  ({note})" if note else "")

@@ -34,6 +34,10 @@ SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "
                   "/sys")
 # /dev as a whole is not readable: for root, it holds the raw disks.
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+# The machine's secrets in its system folders: a root grader's runs keep uid 0 (without
+# capabilities), and uid 0 owns these, so their file modes would not refuse them.
+SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
+           "/etc/sudoers.d", "/etc/ssh", "/etc/ssl/private", "/etc/security/opasswd")
 # The distributions whose folders a run imports from site-packages.
 CLIENT_PACKAGES = ("confluent_kafka",)
 PACKAGE_FOLDERS = ("site-packages", "dist-packages")
@@ -86,12 +90,14 @@ def real(path: str | os.PathLike[str]) -> Path:
 def forbidden_paths() -> list[Path]:
     """Every site-packages folder this Python knows, and this package wherever it lies,
     with the course it installs (an editable checkout's ``scenarios/`` and ``tests/``,
-    whose corpus holds the course's own solutions, and its history)."""
+    whose corpus holds the course's own solutions, and its history); and the machine's
+    secrets (``SECRETS``)."""
     folders: set[str | Path] = {
         *site.getsitepackages(), site.getusersitepackages(), *installed_package_folders(),
         *(entry for entry in sys.path if Path(entry).name in PACKAGE_FOLDERS)}
     package = real(Path(pytest_kafka_lab.__file__).parent)
-    paths = {real(folder) for folder in folders if folder} | {package}
+    paths = {real(folder) for folder in folders if folder} | {package} | {
+        Path(secret) for secret in SECRETS}
     checkout = package.parent
     if (checkout / "pyproject.toml").exists():
         paths |= {checkout / name for name in ("scenarios", "tests", "benchmarks", "docs",
