@@ -664,6 +664,8 @@ def test_each_saboteur_is_graded_and_what_it_tried_was_refused(
     assert in_force, f"{saboteur}'s gradebook row has no isolation: {sorted(row)}"
     lines = said(row, saboteur)
     print(f"{saboteur}: ex1 {shown(ex1)}; " + " | ".join(lines))  # shown with -rA
+    if saboteur is SNOOP and not lines and named_its_read_of_the_shadow(ex1):
+        return  # refused by the kernel and named by the audit hook: the exercise is an error
     if not lines:
         pytest.fail(f"{saboteur}'s grade quotes none of its lines: "
                     + " | ".join(check["message"][:300] for check in ex1.get("checks", [])))
@@ -694,8 +696,20 @@ def test_no_process_of_a_run_outlives_it(editable_grading: Grading) -> None:
 
 
 @pytest.mark.slow
+def named_its_read_of_the_shadow(ex1: dict[str, Any]) -> bool:
+    """Whether exercise 1 is the error that names the snoop's attempt on /etc/shadow
+    (the kernel refused the read; the audit hook named it)."""
+    checks = ex1.get("checks", [])
+    return bool(checks) and all(check["status"] == "error"
+                                and "tried to read /etc/shadow" in check["message"]
+                                for check in checks)
+
+
 def test_the_snoop_reads_no_secret_of_the_machine(editable_grading: Grading) -> None:
-    shadow = [line for line in said(editable_grading.row(SNOOP), SNOOP) if "shadow" in line]
+    row = editable_grading.row(SNOOP)
+    if named_its_read_of_the_shadow(row["exercises"].get("ex1") or {}):
+        return
+    shadow = [line for line in said(row, SNOOP) if "shadow" in line]
     if not shadow:
         pytest.fail(f"{SNOOP}'s grade quotes no line about /etc/shadow")
     assert "refused" in shadow[0], shadow[0]

@@ -230,11 +230,17 @@ def test_each_batch_carries_the_codec_it_was_sent_with(wire: Wire, codec: str) -
     since = wire.proxy.log.mark()
     config = wire.through_proxy(**{"compression.type": codec, "linger.ms": 20})
     assert produce(config, topic, 100) == 100
-    batches = [batch for item in produced_to(wire.exchanges(since), topic)
-               for _, batch in batches_of(item, topic)]
+    requests = produced_to(wire.exchanges(since), topic)
+    batches = [batch for item in requests for _, batch in batches_of(item, topic)]
     assert batches
     assert {batch["compression"] for batch in batches} == {codec}
-    assert sum(batch["record_count"] for batch in batches) == 100
+    # A request the broker answered without error: on a loaded machine librdkafka may
+    # send a batch again after a request timed out, and the first copy then has no answer.
+    answered = [batch for item in requests if item.response is not None
+                and all(partition["error_code"] == 0 for response in item.response["responses"]
+                        for partition in response["partition_responses"])
+                for _, batch in batches_of(item, topic)]
+    assert sum(batch["record_count"] for batch in answered) == 100
     if codec != "none":  # 100 zeroed values of 112 bytes shrink to far less
         assert sum(batch["size_in_bytes"] for batch in batches) < 100 * 112
 
