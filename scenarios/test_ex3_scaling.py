@@ -60,8 +60,10 @@ TOPIC = "high-volume"
 GROUP = "scaling-demo"
 ALL = frozenset(range(6))
 # Long enough for a classic rebalance (a member notices it at its next heartbeat, 3 s by
-# default, and cooperative-sticky takes two rounds), shorter than a 45 s session timeout.
-STEP_TIMEOUT = 20.0
+# default, and cooperative-sticky takes two rounds) on a machine loaded by two gradings,
+# each run's traffic through its proxy (20 s was once too short for an eager group under
+# pytest -n 2), and shorter than a 45 s session timeout. A step ends when it is reached.
+STEP_TIMEOUT = 30.0
 # A step never waits less, whatever --lab-timeout says: the consumers run until the
 # harness stops them, and a cooperative rebalance is two rounds, each noticed by a
 # member only at its next heartbeat.
