@@ -285,14 +285,14 @@ class Sandbox:
             TOOLS_VARIABLE: self.library.tools,
         }
 
-    def boundary(self, workdir: Path, readable: Sequence[Path] = ()) -> Boundary:
-        """What a run may read (``read_set``: what Python and Java need, and ``readable``)
-        and write (its own folder): never the grader's package, where the course's checks
-        and answers are, its report, other submissions or solutions."""
-        return Boundary.of([*self.read_set.readable, *readable], [workdir, *DEVICES],
+    def boundary(self, workdir: Path) -> Boundary:
+        """What a run may read (``read_set``: what Python and Java need, and its run
+        library) and write (its own folder): never the grader's package, where the
+        course's checks and answers are, its report, other submissions or solutions."""
+        return Boundary.of(self.read_set.readable, [workdir, *DEVICES],
                            self.read_set.listable)
 
-    def start(self, submission: Path, command: list[str], readable: Sequence[Path] = (),
+    def start(self, submission: Path, command: list[str],
               plans: Mapping[str, FailurePlan] | None = None) -> SubmissionProcess:
         """Copy the submission and start ``command`` in the copy, inside its boundary;
         ``plans`` are the failures the grader injects, by observed function."""
@@ -300,7 +300,7 @@ class Sandbox:
         workdir = self.root / f"run-{self.runs}"
         copy_writable(submission, workdir / "submission")
         marker = uuid.uuid4().hex
-        boundary = self.boundary(workdir, readable)
+        boundary = self.boundary(workdir)
         proxy = self.witness()
         environment = {**self.environment(workdir, marker),
                        **self.watched(boundary).environment()}
