@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_kafka_lab.config import OPTIONS, raw_value
-from pytest_kafka_lab.lifecycle import holder_of
-
-JIT = next(option for option in OPTIONS if option.name == "jit")
+from pytest_kafka_lab import factories
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,10 +40,6 @@ def bench_ratio_messages(pytestconfig: pytest.Config) -> int:
     return int(pytestconfig.getoption("bench_ratio_messages"))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def broker_with_full_jit(pytestconfig: pytest.Config) -> None:
-    """Throughput is measured on a broker with C2 (``--kafka-jit full``), as a production
-    broker runs, unless the run chose otherwise; before the first test starts the broker."""
-    if not raw_value(pytestconfig, JIT):
-        holder = holder_of(pytestconfig)
-        holder.lab_config = holder.lab_config.replace(jit="full")
+# Throughput is measured on a broker with C2 (``--kafka-jit full``), as a production broker
+# runs; the run's broker is started with it, before the first test.
+kafka_broker = factories.kafka_proc(jit="full")

@@ -4,6 +4,7 @@
     kafka-lab status | down                 look at or stop a detached broker
     kafka-lab fetch                         download and cache Kafka's jars now
     kafka-lab tools                         list the Kafka tools it runs
+    kafka-lab check [EXERCISE...]           check your own work (the current folder)
     kafka-lab grade [-j N] [--shard K/N] DIR...   grade a class into gradebook.csv/.json
     kafka-lab grade --merge book-*.json     join shards' gradebooks into one
     kafka-lab kafka-topics --list --bootstrap-server localhost:9092
@@ -12,15 +13,18 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from pytest_kafka_lab import detached
 from pytest_kafka_lab.backends.local import LocalBroker
-from pytest_kafka_lab.config import JIT_MODES, LabConfig, build_config
+from pytest_kafka_lab.config import BY_NAME, LabConfig, add_argument, build_config
 from pytest_kafka_lab.distribution import KAFKA_VERSION, resolve_distribution
 from pytest_kafka_lab.exceptions import KafkaLabError
+from pytest_kafka_lab.grading.class_runner.console_summary import EXERCISES
 from pytest_kafka_lab.grading.class_runner.grade_command import add_grade_parser
 from pytest_kafka_lab.progress import status
 from pytest_kafka_lab.tools import TOOL_CLASSES, tool_command
@@ -102,6 +106,58 @@ def cmd_tools(_args: argparse.Namespace) -> int:
     return 0
 
 
+def check_output(cache_dir: Path, folder: Path) -> Path:
+    """Where ``kafka-lab check`` keeps the reports of ``folder`` when not told: a folder
+    of the cache of its own, never the student's repository."""
+    folder = folder.resolve()
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:10]
+    return cache_dir / "check" / f"{folder.name or 'root'}-{digest}"
+
+
+def exercise_id(text: str) -> str:
+    """``ex2``, from ``ex2`` or ``2``."""
+    name = text.lower() if text.lower().startswith("ex") else f"ex{text}"
+    if name not in EXERCISES:
+        raise argparse.ArgumentTypeError(f"{text!r}: the exercises are {', '.join(EXERCISES)}")
+    return name
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``kafka-lab grade`` of one folder, its reports kept out of the folder."""
+    output: Path = args.output or check_output(lab_config(args).cache_dir, args.folder)
+    output.mkdir(parents=True, exist_ok=True)
+    argv = ["grade", str(args.folder), "--out", str(output / "gradebook"),
+            "--feedback", str(output / "FEEDBACK.md"), "--timeout", f"{args.timeout:g}"]
+    if args.exercises:
+        argv += ["--exercise", *args.exercises]
+    if args.jobs:
+        argv += ["-j", args.jobs]
+    grade = parser().parse_args(argv)
+    return int(grade.run(grade))
+
+
+def add_check_parser(commands: Any) -> None:
+    check = commands.add_parser(
+        "check", help="check your exercises: points per check, and what to change",
+        description="Grade the exercises in a folder (the current one by default) as the "
+        "course's grader does, and show each check's points and the start of each "
+        "failure's message. Nothing is written into the folder: the full feedback "
+        "(FEEDBACK.md) and the reports go to the cache, or to --output.")
+    check.add_argument("exercises", nargs="*", type=exercise_id, metavar="EXERCISE",
+                       help=f"the exercises to check ({', '.join(EXERCISES)}, or 1 ... 6); "
+                       "default: all")
+    check.add_argument("--folder", type=Path, default=Path("."),
+                       help="the folder holding your exercise files (default: .)")
+    check.add_argument("--output", type=Path, default=None, metavar="DIR",
+                       help="write FEEDBACK.md and the gradebook here (default: a folder in "
+                       "the cache, named in the output)")
+    check.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                       help="seconds one run of your code may take (default 60)")
+    check.add_argument("-j", "--jobs", default=None, metavar="N",
+                       help="as kafka-lab grade -j (default: the machine's cores)")
+    check.set_defaults(run=cmd_check)
+
+
 def run_tool(name: str, argv: list[str]) -> int:
     """Replace this process with the tool's JVM, so exit codes, signals and stdin pass."""
     config = build_config({"cache_dir": os.environ.get("KAFKA_LAB_CACHE_DIR"),
@@ -119,10 +175,8 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start a broker at localhost:PORT")
     up.add_argument("--port", type=int, default=9092)
-    up.add_argument("--heap", default="512m", help="maximum JVM heap (default 512m)")
-    up.add_argument("--jit", choices=JIT_MODES, default="quick",
-                    help="quick: the C1 compiler alone, least CPU; full: C2 as well, top "
-                    "throughput (default quick)")
+    for name in ("heap", "jit"):  # declared, with their defaults, by the settings model
+        add_argument(up, BY_NAME[name], f"--{name}")
     up.add_argument("--detach", action="store_true",
                     help="leave it running in the background and return")
     up.set_defaults(run=cmd_up)
@@ -132,6 +186,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--port", type=int, default=9092)
         command.set_defaults(run=run)
     commands.add_parser("fetch", help="download and cache Kafka's jars").set_defaults(run=cmd_fetch)
+    add_check_parser(commands)
     add_grade_parser(commands)
     commands.add_parser("tools", help="list the Kafka tools").set_defaults(run=cmd_tools)
     return main

@@ -161,6 +161,10 @@ def client_factory_fixture(broker_fixture: str = "kafka_broker") -> Callable[...
 
     @pytest.fixture
     def client_factory(request: pytest.FixtureRequest) -> Iterator[ClientFactory]:
+        """Make clients of the broker: ``.producer(**config)`` (a ``RecordingProducer``,
+        every delivery report kept; flushed after the test) and ``.consumer(topics=None,
+        group_id=None, **config)`` (a fresh group, from the earliest offset; closed after
+        the test, its group deleted)."""
         broker = request.getfixturevalue(broker_fixture)
         factory = ClientFactory(broker.client_config, request.node.name)
         yield factory

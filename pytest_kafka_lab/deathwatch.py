@@ -82,11 +82,13 @@ def forget_stale_broker(item: pytest.Item) -> None:
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return
-    live, request = holder_of(item.config).broker, getattr(item, "_request", None)
+    holder, request = holder_of(item.config), getattr(item, "_request", None)
     for name in broker_fixtures(item.config):
         for definition in info.name2fixturedefs.get(name, ()):
             cached = definition.cached_result
-            if cached is None or cached[0] is live:
+            # A broker a factory started for its own fixture is not the holder's to replace.
+            if cached is None or cached[0] is holder.broker or any(
+                    cached[0] is other for other in holder.others):
                 continue
             try:
                 definition.finish(request)

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from confluent_kafka.admin import ConsumerGroupDescription
 
 from pytest_kafka_lab.naming import unique_name
 from pytest_kafka_lab.processes import ReportingProcess
-from pytest_kafka_lab.readers import assignment_in, describe_group
+from pytest_kafka_lab.readers import assignment_in, describe_group, topic_partitions
 from pytest_kafka_lab.waiting import wait_for
 
 TopicPartitions = frozenset[tuple[str, int]]
@@ -39,6 +39,20 @@ def compact(partitions: Iterable[tuple[str, int]]) -> str:
         or "nothing"
 
 
+# What ``ConsumerGroup`` and ``wait_for_stable`` take, for errors about a wrong guess.
+GROUP_ARGUMENTS = ("make(topics, members=N, strategy='cooperative-sticky' (or 'range', "
+                   "'roundrobin'), protocol='classic' (or 'consumer'), group_id=None, "
+                   "commit_every=0, **librdkafka properties)")
+WAIT_ACCEPTS = ("wait_for_stable() takes nothing (every partition of the subscribed topics), "
+                "a topic, a list of topics, a number of partitions (of a group subscribed to "
+                "one topic), or (topic, partition) pairs; and counts=[...], how many "
+                "partitions each live member owns")
+
+
+class GroupDiedError(AssertionError):
+    """Every member of a group ended on its own (a bad setting, say) before it settled."""
+
+
 class Member(ReportingProcess):
     """One member process; ``events`` are its reports so far (``_member.py`` lists them)."""
 
@@ -46,6 +60,21 @@ class Member(ReportingProcess):
         super().__init__([sys.executable, "-m", "pytest_kafka_lab._member", json.dumps(spec)],
                          f"group member {index}")
         self.index = index
+        self.ended_on_purpose = False
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.ended_on_purpose = True
+        super().stop(timeout)
+
+    def kill(self) -> None:
+        self.ended_on_purpose = True
+        super().kill()
+
+    def last_words(self) -> str:
+        """The last line the member wrote to stderr before it ended (librdkafka's error,
+        for a member that could not start), or how it ended."""
+        lines = [line.strip() for line in self.stderr_tail(4000).splitlines() if line.strip()]
+        return lines[-1] if lines else f"no output, exit code {self.process.returncode}"
 
     @property
     def assignment(self) -> TopicPartitions:
@@ -130,17 +159,24 @@ class ConsumerGroup:
         return [member for member in self.members if member.alive]
 
     def wait_for_stable(
-        self, partitions: Iterable[tuple[str, int]], counts: list[int] | None = None,
-        timeout: float = 30.0,
+        self, partitions: str | int | Iterable[str] | Iterable[tuple[str, int]] | None = None,
+        counts: list[int] | None = None, timeout: float = 30.0,
     ) -> dict[int, TopicPartitions]:
         """Wait until the live members own ``partitions`` exactly once between them and the
         broker agrees; ``counts`` (sorted or not) demands how many each member owns.
+        ``partitions``: nothing (every partition of the subscribed topics), a topic, a list
+        of topics, a partition count (one subscribed topic), or ``(topic, partition)``
+        pairs. Fails at once when every member ended on its own, with each one's last words.
 
         Returns ``{member index: partitions owned}``.
         """
-        expected = frozenset(partitions)
+        expected = self.expected_partitions(partitions)
+        if counts is not None and sum(counts) != len(expected):
+            raise ValueError(f"counts={counts} add up to {sum(counts)} partitions, but the "
+                             f"group is to own {len(expected)}: {compact(expected)}")
 
         def settled() -> dict[int, TopicPartitions] | None:
+            self.check_alive()
             owned = {member.index: member.assignment for member in self.active}
             union = [tp for parts in owned.values() for tp in parts]
             if len(union) != len(set(union)) or set(union) != expected:
@@ -159,6 +195,49 @@ class ConsumerGroup:
             + (f" in shares of {counts}" if counts else ""),
             self.describe,
         )
+
+    def expected_partitions(self, partitions: Any) -> TopicPartitions:
+        """What ``wait_for_stable`` is to see owned, from any form it accepts."""
+        if partitions is None:
+            return topic_partitions(self.client_config(), self.topics)
+        if isinstance(partitions, str):
+            return self.partitions_of_topics([partitions])
+        if isinstance(partitions, Mapping):
+            raise TypeError(f"wait_for_stable({partitions!r}): {WAIT_ACCEPTS}")
+        if isinstance(partitions, int) and not isinstance(partitions, bool):
+            if len(self.topics) != 1 or partitions < 1:
+                raise TypeError(f"wait_for_stable({partitions}): a number of partitions "
+                                f"needs one subscribed topic (subscribed: {self.topics}) and "
+                                f"a count of 1 or more. {WAIT_ACCEPTS}")
+            return frozenset((self.topics[0], partition) for partition in range(partitions))
+        items = list(partitions) if isinstance(partitions, Iterable) else [partitions]
+        if items and all(isinstance(item, str) for item in items):
+            return self.partitions_of_topics(items)
+        if all(isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+               and isinstance(item[1], int) for item in items):
+            return frozenset(items)
+        raise TypeError(f"wait_for_stable({partitions!r}): {WAIT_ACCEPTS}")
+
+    def partitions_of_topics(self, topics: list[str]) -> TopicPartitions:
+        """Every partition of ``topics``, each one the group subscribes to (asking for the
+        metadata of another could create it)."""
+        strangers = [topic for topic in topics if topic not in self.topics]
+        if strangers:
+            raise ValueError(f"wait_for_stable({topics!r}): the group subscribes to "
+                             f"{self.topics}, not to {strangers}. {WAIT_ACCEPTS}")
+        return topic_partitions(self.client_config(), topics)
+
+    def check_alive(self) -> None:
+        """Raise ``GroupDiedError`` at once when no member is left and one at least ended
+        on its own, rather than let a wait time out: each member's last words say why."""
+        if self.active or all(member.ended_on_purpose for member in self.members):
+            return
+        words = "; ".join(f"member {member.index} exited ({member.process.returncode}): "
+                          f"{member.last_words()}" for member in self.members)
+        raise GroupDiedError(
+            f"every member of group {self.group_id} ended before the group settled: {words}. "
+            f"A group is made with {GROUP_ARGUMENTS}; any other keyword reaches librdkafka "
+            "as a property of each member's consumer.")
 
     def describe(self) -> str:
         """What each member owns and last did (or how it ended), and what the broker says
@@ -187,6 +266,11 @@ def group_factory_fixture(broker_fixture: str = "kafka_broker") -> Callable[...,
 
     @pytest.fixture
     def group_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., ConsumerGroup]]:
+        """Make consumer groups of member processes: ``make(topics, members=1,
+        strategy="cooperative-sticky", protocol="classic", group_id=None, commit_every=0,
+        **librdkafka config)`` returns a ``ConsumerGroup`` (``wait_for_stable(topic,
+        counts=[3, 3])``, ``add_member()``, ``members[i].stop()``/``.kill()``, each member's
+        callbacks and messages). Every member is stopped after the test."""
         broker = request.getfixturevalue(broker_fixture)
         made: list[ConsumerGroup] = []
 

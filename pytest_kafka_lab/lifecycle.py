@@ -23,7 +23,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -43,9 +42,6 @@ from pytest_kafka_lab.exceptions import BrokerDiedError
 from pytest_kafka_lab.naming import run_prefix
 from pytest_kafka_lab.progress import status
 from pytest_kafka_lab.waiting import WaitTimeout, wait_for
-
-if TYPE_CHECKING:
-    from pytest_kafka_lab.backends.cluster import LocalCluster
 
 LOG = logging.getLogger(__name__)
 
@@ -67,6 +63,8 @@ class BrokerHolder:
         self.dead_node: WatchedNode | None = None
         self.meeting: Path | None = None  # the xdist controller's (``worker_input``)
         self.handed_over = False
+        self.shares_nothing = False  # a worker whose run's broker has settings of its own
+        self.others: list[KafkaBroker] = []  # started for a factory's fixture (``broker_like``)
 
     def get(self) -> KafkaBroker:
         """The running broker, starting it on first call and again after it died; a failed
@@ -90,8 +88,20 @@ class BrokerHolder:
 
     @property
     def workerinput(self) -> dict[str, object] | None:
-        """What pytest-xdist handed this worker; None outside xdist workers."""
+        """What pytest-xdist handed this worker; None outside xdist workers (and on a
+        worker whose broker is not the controller's: ``adopt``)."""
+        if self.shares_nothing:
+            return None
         return getattr(self.pytest_config, "workerinput", None)
+
+    def adopt(self, config: LabConfig) -> None:
+        """Before the start: the run's broker gets ``config`` (a session's ``kafka_broker``
+        made by ``factories.kafka_proc``). On an xdist worker it is then the worker's own:
+        the controller's has the run's settings."""
+        if config != self.lab_config and self.broker is None:
+            self.lab_config = config
+            self.shares_nothing = self.shares_nothing or bool(
+                getattr(self.pytest_config, "workerinput", None))
 
     def start(self) -> KafkaBroker:
         candidate = (from_controller(self.lab_config, self.workerinput)
@@ -106,18 +116,18 @@ class BrokerHolder:
             raise
 
     @contextlib.contextmanager
-    def cluster_of_three(self) -> Iterator[LocalCluster]:
-        """``kafka_cluster``'s cluster: the session's broker under ``--kafka-brokers 3`` or
-        more, else three nodes started for the caller and stopped when it is done."""
-        from pytest_kafka_lab.backends.cluster import LocalCluster  # only a cluster's run
-
-        if self.lab_config.brokers >= 3:
-            broker = self.get()
-            assert isinstance(broker, LocalCluster), f"{broker.describe()} is no local cluster"
-            yield broker
+    def broker_like(self, config: LabConfig) -> Iterator[KafkaBroker]:
+        """A broker with ``config`` (``factories.kafka_proc``): the run's own when its settings
+        are the run's, else one started for the caller and stopped when it is done."""
+        if config == self.lab_config:
+            yield self.get()
             return
-        with LocalCluster(self.lab_config.replace(brokers=3), 3, self.progress) as cluster:
-            yield cluster
+        with broker_for(config, self.progress) as broker:
+            self.others.append(broker)
+            try:
+                yield broker
+            finally:
+                self.others.remove(broker)
 
     # --- the death watch ---------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from pytest_kafka_lab.clients import ClientFactory, RecordingProducer, client_fa
 from pytest_kafka_lab.config import LabConfig, add_options, get_config, load_hypothesis_profile
 from pytest_kafka_lab.deathwatch import failing_if_the_broker_dies, replace_dead_broker, uses_broker
 from pytest_kafka_lab.distribution import resolve_distribution
+from pytest_kafka_lab.factories import adopt_session_broker, kafka_proc
 from pytest_kafka_lab.groups import group_factory_fixture
 from pytest_kafka_lab.lifecycle import HOLDER, BrokerHolder, holder_of
 from pytest_kafka_lab.naming import unique_name
@@ -58,6 +59,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
     if any(map(uses_broker, session.items)):
+        adopt_session_broker(session)
         holder_of(session.config).prepare()
 
 
@@ -116,23 +118,18 @@ def kafka_lab_config(pytestconfig: pytest.Config) -> LabConfig:
     return holder_of(pytestconfig).lab_config
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(pytestconfig: pytest.Config) -> KafkaBroker:
-    """The session's broker: ``bootstrap_servers``, ``client_config(**overrides)``,
-    ``kafka_version``. Started on first use, stopped when the run ends. A local broker
-    (or a node of a local cluster) that dies fails the test during which it died; the
-    next test gets a fresh one, and
-    the fixtures built on the dead one are built again (see ``deathwatch``)."""
-    return holder_of(pytestconfig).get()
+kafka_broker = kafka_proc(doc="""The session's broker: ``bootstrap_servers``,
+    ``client_config(**overrides)``, ``kafka_version``, ``describe()``, ``log_tail()``. Started
+    before the first test that needs it, stopped when the run ends. A local broker (or a node
+    of a local cluster) that dies fails the test during which it died; the next test gets a
+    fresh one, and the fixtures built on the dead one are built again (see ``deathwatch``).
+    Another broker: ``factories.kafka_proc(...)`` in a conftest.""")
 
-
-@pytest.fixture(scope="module")
-def kafka_cluster(pytestconfig: pytest.Config) -> Iterator[LocalCluster]:
-    """A local cluster of three KRaft nodes (replication 3, min.insync.replicas=2): the
-    session's broker under ``--kafka-brokers 3``, else one started for the module that asks
-    (three JVMs: not kept beyond the tests that need them)."""
-    with holder_of(pytestconfig).cluster_of_three() as cluster:
-        yield cluster
+kafka_cluster = kafka_proc("module", nodes=3, doc="""A local cluster of three KRaft nodes
+    (replication 3, min.insync.replicas=2; a ``LocalCluster``): the session's broker under
+    ``--kafka-brokers 3``, else one started for the module that asks (three JVMs: not kept
+    beyond the tests that need them). A session-wide one:
+    ``kafka_cluster = factories.kafka_proc(nodes=3)`` in a conftest.""")
 
 
 @pytest.fixture

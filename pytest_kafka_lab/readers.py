@@ -31,7 +31,9 @@ class HasClientConfig(Protocol):
     def client_config(self, **overrides: Any) -> dict[str, Any]: ...
 
 
-Source = HasClientConfig | dict[str, Any]
+# A broker fixture (anything with ``client_config``), a client config, or a bootstrap
+# address (``broker.bootstrap_servers``).
+Source = HasClientConfig | dict[str, Any] | str
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,30 @@ class Record:
 
 
 def client_config(source: Source, **overrides: Any) -> dict[str, Any]:
-    """Client settings from a broker fixture or a plain config dict."""
+    """Client settings from a broker fixture, a plain config dict or a bootstrap address."""
+    if isinstance(source, str):
+        return {"logger": CLIENT_LOGGER, "bootstrap.servers": source, **overrides}
     if isinstance(source, dict):
         return {"logger": CLIENT_LOGGER, **source, **overrides}
+    if not hasattr(source, "client_config"):
+        raise TypeError(f"a reader reads from a broker (kafka_broker), a bootstrap address "
+                        f"('host:port') or a client config (dict), not {source!r}")
     return {"logger": CLIENT_LOGGER, **source.client_config(**overrides)}
+
+
+def topic_partitions(source: Source, topics: list[str], timeout: float = 10.0
+                     ) -> frozenset[tuple[str, int]]:
+    """Every ``(topic, partition)`` of ``topics`` as the broker's metadata has them; a
+    topic the broker does not have raises ``LookupError``."""
+    admin = AdminClient(client_config(source))
+    found: set[tuple[str, int]] = set()
+    for topic in topics:
+        metadata = admin.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            error = metadata.error if metadata is not None else "not in metadata"
+            raise LookupError(f"topic {topic!r} is not on the broker ({error})")
+        found.update((topic, partition) for partition in metadata.partitions)
+    return frozenset(found)
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ import pytest
 
 from pytest_kafka_lab.grading.evidence import (
     count_by_partition,
+    counted,
     counts_agree,
     duplicates,
     json_values,
@@ -102,11 +103,14 @@ def order_ids(evidence: Evidence) -> list[str]:
 def test_all_100_orders_arrive_exactly_once(ex1: Evidence) -> None:
     ids = order_ids(ex1)
     missing = sorted(set(EXPECTED_IDS) - set(ids))
+    unexpected = sorted(set(ids) - set(EXPECTED_IDS))
     doubled = duplicates(ids)
-    assert not missing and not doubled and len(ex1.records) == 100, (
+    assert not missing and not unexpected and not doubled and len(ex1.records) == 100, (
         f"expected orders ORD-00001..ORD-00100 once each in 'orders'; the broker holds "
-        f"{len(ex1.records)} messages"
+        f"{counted(len(ex1.records), 'message')}"
         + (f", missing {listing(missing)}" if missing else "")
+        + (f", unexpected {listing(unexpected)} (the course numbers its orders from "
+           "ORD-00001 to ORD-00100)" if unexpected else "")
         + (f", duplicated {listing(doubled)}" if doubled else "")
         + f". {ex1.run.summary()}."
     )

@@ -24,6 +24,7 @@ import pytest
 from pytest_kafka_lab.grading.consumer_evidence import (
     STOP_TIMEOUT,
     SUBSCRIBE_TIMEOUT,
+    Idle,
     Placed,
     await_quietly,
     await_work,
@@ -40,13 +41,15 @@ from pytest_kafka_lab.grading.consumer_evidence import (
     quiet_after,
     stop,
     subscribed,
+    subscriptions,
     successes,
 )
-from pytest_kafka_lab.grading.evidence import listing
+from pytest_kafka_lab.grading.evidence import counted, listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.integrity import mark_unfetched_calls
 from pytest_kafka_lab.grading.sandbox import Event, Run
 from pytest_kafka_lab.grading.verdicts import require_ran
+from pytest_kafka_lab.grading.wire.evidence import group_requests, left_group
 
 pytestmark = pytest.mark.exercise("ex2", "consumer with manual commits")
 
@@ -59,7 +62,7 @@ EVIDENCE = {
     "commits_are_synchronous": ("report", "wire"),
     "commits_are_never_ahead_of_processing": ("calls", "report", "wire"),
     "final_commit_covers_exactly_the_processed_messages": ("broker", "calls"),
-    "closes_the_consumer_on_ctrl_c": ("report",),
+    "closes_the_consumer_on_ctrl_c": ("report", "wire"),
     "prints_the_number_processed": ("output", "calls"),
     "survives_a_broker_reported_error": ("report", "calls", "wire"),
 }
@@ -106,7 +109,8 @@ def ex2(lab: ExerciseLab) -> Evidence:
     orders = produce_orders(lab.broker, range(1, COUNT + 1))
     process = lab.sandbox.start_call(lab.submission, FILE, wrap=OBSERVE)
     stalled = await_work(process, TOPIC, quiet_after(polled, COUNT, orders, TOPIC), lab.timeout,
-                         f"the consumer to receive all {COUNT} orders and go quiet")
+                         f"the consumer to receive all {COUNT} orders and go quiet",
+                         Idle.after(orders, TOPIC))
     interrupted_at = stop(process)
     run = require_ran(process.finish(STOP_TIMEOUT))
     mark_unfetched_calls(run, "process_order", TOPIC, positions(orders))
@@ -124,7 +128,8 @@ def ex2(lab: ExerciseLab) -> Evidence:
             later = produce_orders(lab.broker, LATER)
             error_stalled = error_stalled or await_quietly(
                 process, quiet_after(polled, len(LATER), later, TOPIC), lab.timeout,
-                f"the consumer to receive the {len(LATER)} orders produced after the error")
+                f"the consumer to receive the {len(LATER)} orders produced after the error",
+                Idle.after(later, TOPIC))
         stop(process)
         error_run = process.finish(STOP_TIMEOUT)
     return Evidence(orders, run, stalled, interrupted_at, committed, error_run, error_stalled,
@@ -144,6 +149,13 @@ def processed(ex2: Evidence) -> dict[str, int]:
             if order_id in ex2.orders}
 
 
+def offset_reset(config: dict[str, object]) -> str:
+    """The consumer's auto.offset.reset as a message names it, set or not."""
+    if "auto.offset.reset" in config:
+        return f"auto.offset.reset={config['auto.offset.reset']!r}"
+    return "no auto.offset.reset (librdkafka's default is latest)"
+
+
 def skipped_by_latest(ex2: Evidence) -> str:
     """When a new group read none of the waiting orders because it starts at the end of
     each partition, say so and what to change; else ""."""
@@ -153,10 +165,8 @@ def skipped_by_latest(ex2: Evidence) -> str:
     config = configs[0]
     if config_value(config, "auto.offset.reset", "latest") not in LATEST:
         return ""
-    setting = (f"auto.offset.reset={config['auto.offset.reset']!r}"
-               if "auto.offset.reset" in config else
-               "no auto.offset.reset (librdkafka's default is latest)")
-    return (f" The group {GROUP!r} had no committed offsets, and the consumer had {setting}: "
+    return (f" The group {GROUP!r} had no committed offsets, and the consumer had "
+            f"{offset_reset(config)}: "
             "a new group then starts at the end of each partition, so it skipped the "
             f"{len(ex2.orders)} orders already waiting in {TOPIC!r}. Set "
             "'auto.offset.reset': 'earliest' to read them from the beginning.")
@@ -177,9 +187,9 @@ def test_joins_order_processor_from_the_earliest_offset(ex2: Evidence) -> None:
     topics = [event["topics"] for event in ex2.run.of("subscribe")]
     assert (config.get("group.id") == GROUP and reset in ("earliest", "smallest", "beginning")
             and [TOPIC] in topics), (
-        f"the consumer used group.id={config.get('group.id')!r}, auto.offset.reset={reset!r} "
-        f"and subscribed to {topics or 'nothing'}: the exercise reads {TOPIC!r} in the group "
-        f"{GROUP!r} from the earliest offset.{skipped_by_latest(ex2)}")
+        f"the consumer used group.id={config.get('group.id')!r}, {offset_reset(config)} "
+        f"and subscribed to {subscriptions(ex2.run.events)}: the exercise reads {TOPIC!r} in "
+        f"the group {GROUP!r} from the earliest offset.{skipped_by_latest(ex2)}")
 
 
 def test_processes_every_order_before_ctrl_c(ex2: Evidence) -> None:
@@ -188,7 +198,7 @@ def test_processes_every_order_before_ctrl_c(ex2: Evidence) -> None:
     assert not missing, (
         f"{len(ex2.orders)} orders waited in {TOPIC!r}; before Ctrl-C process_order() "
         f"returned for {len(done)} of them (missing {listing(missing)}), "
-        f"{polled(ex2.run.events)} messages were polled."
+        f"{counted(polled(ex2.run.events), 'message was', 'messages were')} polled."
         + (skipped_by_latest(ex2) or " Decode each message's JSON value and call "
            "process_order(order).")
         + (f" {ex2.stalled}" if ex2.stalled else "") + f" {ex2.run.summary()}.")
@@ -210,7 +220,7 @@ def test_commits_after_every_10th_message(ex2: Evidence) -> None:
     # The processed reading needs something processed: a consumer that polls and never
     # processes nor commits has not committed "after every 10th processed".
     assert by_received == expected or (done and by_processed == expected_done), (
-        f"of the {received} messages received before Ctrl-C"
+        f"of the {counted(received, 'message')} received before Ctrl-C"
         + (f" ({done} processed)" if done != received else "")
         + f", the consumer should have committed after messages {listing(expected)}"
         + (f" (or after processing {listing(expected_done)})" if done != received else "")
@@ -268,6 +278,26 @@ def test_final_commit_covers_exactly_the_processed_messages(ex2: Evidence) -> No
            f"({listing(unprocessed)})" if unprocessed else ""))
 
 
+def closed_unheard(ex2: Evidence, closes: list[Event]) -> list[str]:
+    """The names on the wire of the consumers the run reported closing that had joined
+    their group and never told it they were leaving: the broker contradicts such a
+    close. A static member (``group.instance.id``) leaves without a word, so it is taken
+    at its run's word."""
+    if not ex2.run.witnessed:
+        return []
+    clients = {(event.get("pid"), event.get("client_id")): event
+               for event in ex2.run.of("client", client="consumer")}
+    unheard = []
+    for close in closes:
+        client = clients.get((close.get("pid"), close.get("client_id"))) or {}
+        name = str(client.get("wire_client_id"))
+        if "group.instance.id" in (client.get("config") or {}):
+            continue
+        if group_requests(ex2.run.wire, name) and not left_group(ex2.run.wire, name):
+            unheard.append(name)
+    return unheard
+
+
 def test_closes_the_consumer_on_ctrl_c(ex2: Evidence) -> None:
     closes = [event for event in ex2.run.of("close") if event["time"] >= ex2.interrupted_at]
     assert closes, (
@@ -276,6 +306,11 @@ def test_closes_the_consumer_on_ctrl_c(ex2: Evidence) -> None:
            if ex2.interrupted_at == float("inf") else f"; {ex2.run.summary()}")
         + ": call consumer.close() in a finally block, so that the group learns at once that "
         "the member left")
+    unheard = closed_unheard(ex2, closes)
+    assert len(unheard) < len(closes), (
+        "after Ctrl-C the run reported closing its consumer, but the broker never heard it "
+        f"leave the group {GROUP!r} (no LeaveGroup request came from {', '.join(unheard)}): "
+        "consumer.close() must run to its end before the program exits")
 
 
 def last_lines(output: str, count: int = 3) -> list[str]:

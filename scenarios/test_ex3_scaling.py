@@ -36,7 +36,7 @@ from confluent_kafka import ConsumerGroupState, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.grading.evidence import listing
+from pytest_kafka_lab.grading.evidence import counted, listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.sandbox import Event, Run, Sandbox, SubmissionProcess
 from pytest_kafka_lab.grading.verdicts import require_ran
@@ -528,7 +528,7 @@ def test_messages_keep_being_consumed_through_rebalances(ex3: Evidence) -> None:
     idle = sorted(partition for partition, end in ex3.ends.items() if not end)
     assert not missing, (
         "messages produced after the first assignment were never consumed: "
-        + "; ".join(f"partition {p}: {len(gone)} messages, offsets {listing(gone, 4)}"
+        + "; ".join(f"partition {p}: {counted(len(gone), 'message')}, offsets {listing(gone, 4)}"
                     for p, gone in missing.items())
         + f" (the topic ends at {dict(sorted(ex3.ends.items()))}"
         + (f"; partitions {numbers(idle)} received no messages" if idle else "")

@@ -7,13 +7,14 @@ Two runs of the submission, side by side:
   them were processed (returned True) or skipped (returned False), in which pass, and
   the observed polls which of the topic's records main() consumed before each call.
 - A driver of the harness's own that imports the module and hands ``process_payment``
-  a fixed sequence of payments in one process, since the store of processed ids lives in
-  the process and the contract's duplicate cases must be met in a known order: two
-  payments of one customer with one amount, a redelivered copy of the first, and a
-  payment whose processing fails once (reading its amount raises, as a payment service
-  that is down would) and is then redelivered. Injecting these through the topic
-  instead would race ``main()``'s own producing and consuming, or depend on how a
-  submission decides that it reached the end of the topic.
+  a fixed sequence of payments (their ids drawn afresh for each grading) in one
+  process, since the store of processed ids lives in the process and the contract's
+  duplicate cases must be met in a known order: two payments of one customer with one
+  amount, a redelivered copy of the first, and a payment whose processing fails once
+  (reading its amount raises, as a payment service that is down would) and is then
+  redelivered. Injecting these through the topic instead would race ``main()``'s own
+  producing and consuming, or depend on how a submission decides that it reached the
+  end of the topic.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import pytest
 
 from pytest_kafka_lab.grading.consumer_evidence import calls
-from pytest_kafka_lab.grading.evidence import duplicates, json_values, listing
+from pytest_kafka_lab.grading.evidence import counted, duplicates, json_values, listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.integrity import mark_unfetched_calls
 from pytest_kafka_lab.grading.sandbox import Run
@@ -54,16 +55,14 @@ NUM_PAYMENTS = 10
 
 lab = exercise_setup("ex4", {TOPIC: 1})
 
-# The driver's payments: fixed ids, so that every grading run is the same.
-FIRST = {"payment_id": "7d5e2b1c-0f3a-4c1e-9a57-3f2b8c6d1e01", "amount": 250.0,
-         "customer": "CUST-001"}
-SAME_CUSTOMER = {"payment_id": "0b9c4e6a-52d8-4f7b-8e13-a4c2d9f07b02", "amount": 250.0,
-                 "customer": "CUST-001"}
-FAILING = {"payment_id": "e3a1f5c8-6b2d-4d90-b7e4-58c1a0d2f303", "amount": 75.5,
-           "customer": "CUST-002"}
+# The driver's payments. Their ids are drawn afresh for each grading (the verdicts never
+# depend on an id's value), so that no answer can be written down ahead of the run.
+FIRST = {"amount": 250.0, "customer": "CUST-001"}
+SAME_CUSTOMER = {"amount": 250.0, "customer": "CUST-001"}
+FAILING = {"amount": 75.5, "customer": "CUST-002"}
 # (payment, whether its first processing fails); the index of each step in the answer.
-SEQUENCE = [(FIRST, False), (SAME_CUSTOMER, False), (FIRST, False), (FAILING, True),
-            (FAILING, False)]
+STEPS = [(FIRST, False), (SAME_CUSTOMER, False), (FIRST, False), (FAILING, True),
+         (FAILING, False)]
 STEP_FIRST, STEP_SAME_CUSTOMER, STEP_REDELIVERED, STEP_FAILED, STEP_RETRIED = range(5)
 
 
@@ -72,7 +71,8 @@ STEP_FIRST, STEP_SAME_CUSTOMER, STEP_REDELIVERED, STEP_FAILED, STEP_RETRIED = ra
 class Evidence:
     run: Run  # main()
     records: list[Record]  # what main() left in 'payments'
-    driver: Run  # the driver's replay of SEQUENCE
+    driver: Run  # the driver's replay of ``sequence``
+    sequence: list[tuple[dict[str, Any], bool]]  # STEPS, with this grading's payment ids
 
     def processed(self) -> dict[str, list[Any]]:
         """``{payment_id: [what each process_payment call for it returned, in order]}``."""
@@ -112,18 +112,28 @@ class Evidence:
                     unconsumed[payment] = (calls[payment], polls[payment])
         return unconsumed
 
+    def payment_id(self, step: int) -> str:
+        return str(self.sequence[step][0]["payment_id"])
+
     def answers(self) -> list[dict[str, Any]]:
         returned = self.driver.of("returned")
         return list(returned[0]["result"]) if returned else []
 
 
+def drawn_sequence() -> list[tuple[dict[str, Any], bool]]:
+    """STEPS with a fresh id for each distinct payment (a redelivery keeps its id)."""
+    ids = {id(payment): str(uuid.uuid4()) for payment, _ in STEPS}
+    return [({"payment_id": ids[id(payment)], **payment}, fails) for payment, fails in STEPS]
+
+
 @pytest.fixture(scope="module")
 def ex4(lab: ExerciseLab) -> Evidence:
+    sequence = drawn_sequence()
     main = lab.sandbox.start_call(lab.submission, FILE, call="main",
                                   wrap={"process_payment": {"key": "payment_id"}})
     # The grader's driver (``grading/inside/ex4_driver.py``).
     replay = lab.sandbox.start_driver(lab.submission, "ex4_driver", call="replay",
-                                      args=[SEQUENCE])
+                                      args=[sequence])
     # Both started together: together they have one run's time.
     deadline = time.monotonic() + lab.timeout
     run = main.finish(lab.timeout)
@@ -135,7 +145,7 @@ def ex4(lab: ExerciseLab) -> Evidence:
         str(value["payment_id"]): (record.partition, record.offset)
         for record, value in zip(records, json_values(records), strict=True)
         if value and "payment_id" in value})
-    return Evidence(run, records, require_ran(replayed))
+    return Evidence(run, records, require_ran(replayed), sequence)
 
 
 def describe(answer: dict[str, Any]) -> str:
@@ -158,7 +168,7 @@ def test_main_produces_10_payments(ex4: Evidence) -> None:
                  if value is None or not valid_payment(value)]
     assert len(ex4.records) == NUM_PAYMENTS and not malformed and not duplicates(ids), (
         f"expected {NUM_PAYMENTS} payments with distinct ids in 'payments'; the broker holds "
-        f"{len(ex4.records)} messages"
+        f"{counted(len(ex4.records), 'message')}"
         + (f", offsets {listing(malformed)} are not payments (a JSON object with a UUID "
            "string payment_id, an amount and a customer)" if malformed else "")
         + (f", ids {listing(duplicates(ids))} occur more than once" if duplicates(ids) else "")
@@ -236,8 +246,8 @@ def test_processed_payments_are_consumed_from_the_topic(ex4: Evidence) -> None:
 def test_payments_of_one_customer_are_all_processed(ex4: Evidence) -> None:
     first, same = driver_answer(ex4, STEP_FIRST), driver_answer(ex4, STEP_SAME_CUSTOMER)
     assert first.get("result") is True and same.get("result") is True, (
-        f"process_payment was given two different payments ({FIRST['payment_id']} and "
-        f"{SAME_CUSTOMER['payment_id']}) of customer CUST-001 for the same amount: it "
+        f"process_payment was given two different payments ({ex4.payment_id(STEP_FIRST)} "
+        f"and {ex4.payment_id(STEP_SAME_CUSTOMER)}) of customer CUST-001 for the same amount: it "
         f"{describe(first)} for the first and {describe(same)} for the second. Both must "
         "be processed (True): recognise duplicates by payment_id alone, not by customer "
         "or amount")
@@ -246,7 +256,7 @@ def test_payments_of_one_customer_are_all_processed(ex4: Evidence) -> None:
 def test_a_redelivered_payment_is_processed_once(ex4: Evidence) -> None:
     first, again = driver_answer(ex4, STEP_FIRST), driver_answer(ex4, STEP_REDELIVERED)
     assert first.get("result") is True and again.get("result") is False, (
-        f"payment {FIRST['payment_id']} was handed to process_payment twice (delivered "
+        f"payment {ex4.payment_id(STEP_FIRST)} was handed to process_payment twice (delivered "
         f"again, as after a restart): it {describe(first)} the first time and "
         f"{describe(again)} the second. Expected True, then False: look the payment_id up "
         "with is_duplicate before processing, and mark it processed afterwards")
@@ -254,7 +264,7 @@ def test_a_redelivered_payment_is_processed_once(ex4: Evidence) -> None:
 
 def test_payment_is_marked_only_after_processing(ex4: Evidence) -> None:
     failed, retried = driver_answer(ex4, STEP_FAILED), driver_answer(ex4, STEP_RETRIED)
-    payment = FAILING["payment_id"]
+    payment = ex4.payment_id(STEP_FAILED)
     assert failed.get("injected"), (
         f"the grader could not make the processing of payment {payment} fail: "
         f"process_payment {describe(failed)} without reading the payment's amount or "

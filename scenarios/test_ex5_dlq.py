@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
 from pytest_kafka_lab.grading.consumer_evidence import (
     STOP_TIMEOUT,
+    Idle,
     Placed,
     Position,
     await_work,
@@ -40,10 +42,10 @@ from pytest_kafka_lab.grading.consumer_evidence import (
     successes,
     tries_by_order,
 )
-from pytest_kafka_lab.grading.evidence import listing
+from pytest_kafka_lab.grading.evidence import counted, listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.integrity import mark_unfetched_calls
-from pytest_kafka_lab.grading.sandbox import Event, Run
+from pytest_kafka_lab.grading.sandbox import Event, Run, SubmissionProcess
 from pytest_kafka_lab.grading.verdicts import require_ran
 from pytest_kafka_lab.readers import Record, read_topic
 
@@ -160,6 +162,18 @@ def ended(events: list[Event]) -> bool:
     return any(event["kind"] in ("returned", "raised", "interrupted") for event in events)
 
 
+def never_done(orders: dict[str, Placed]) -> Callable[[SubmissionProcess], bool]:
+    """When main() cannot return after handling every order: idle for good at the end of
+    'orders' (``Idle``) with an order that process_order() was never called for. A main()
+    that tried them all is waited for to the end, however late it returns."""
+    idle = Idle.after(orders, TOPIC)
+
+    def check(process: SubmissionProcess) -> bool:
+        return idle(process) and not set(orders) <= set(tries_by_order(process.events))
+
+    return check
+
+
 @pytest.fixture(scope="module")
 def ex5(lab: ExerciseLab) -> Evidence:
     orders = produce_orders(lab.broker, range(1, COUNT + 1))
@@ -173,7 +187,7 @@ def ex5(lab: ExerciseLab) -> Evidence:
     process = lab.sandbox.start_call(
         lab.submission, FILE, wrap={"process_order": {"key": "order_id", "fail": plan}})
     stalled = await_work(process, TOPIC, ended, lab.timeout,
-                         f"main() to return after handling {COUNT} messages")
+                         f"main() to return after handling {COUNT} messages", never_done(orders))
     if stalled:
         stop(process)  # else main() returned, and the process is ending by itself
     run = require_ran(process.finish(STOP_TIMEOUT))
@@ -415,7 +429,8 @@ def test_stops_after_100_messages(ex5: Evidence) -> None:
     received = polled(ex5.run.events)
     by_itself = not ex5.run.interrupted and not ex5.run.timed_out
     assert by_itself and received == COUNT and ex5.run.of("returned"), (
-        f"{COUNT} orders waited in {TOPIC!r}; the consumer received {received} messages and "
+        f"{COUNT} orders waited in {TOPIC!r}; the consumer received "
+        f"{counted(received, 'message')} and "
         + ("main() ended" if by_itself else "main() was still running, so the harness "
            "pressed Ctrl-C")
         + f" ({ex5.run.summary()}).{waited(ex5)} main() stops by itself after {COUNT} messages")

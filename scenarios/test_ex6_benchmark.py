@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer
 
-from pytest_kafka_lab.grading.evidence import listing
+from pytest_kafka_lab.grading.evidence import counted, listing
 from pytest_kafka_lab.grading.exercise_setup import ExerciseLab, exercise_setup
 from pytest_kafka_lab.grading.sandbox import Run
 from pytest_kafka_lab.grading.verdicts import require_ran
@@ -238,7 +238,7 @@ def test_returns_every_figure(ex6: list[Measurement]) -> None:
 def test_broker_receives_exactly_the_messages_asked_for(ex6: list[Measurement]) -> None:
     wrong = [m for m in ex6 if m.received != m.num_messages]
     assert not wrong, "; ".join(
-        f"{m.label}: the broker received {m.received} messages in '{TOPIC}', not "
+        f"{m.label}: the broker received {counted(m.received, 'message')} in '{TOPIC}', not "
         f"{m.num_messages} ({m.outcome()})" for m in wrong
     ) + ": produce num_messages messages to 'benchmark-topic' and flush() before returning"
 
@@ -416,13 +416,14 @@ def test_main_measures_messages_really_delivered(ex6_main: MainRun) -> None:
     assert not silent, (
         f"{len(silent)} of main()'s producers produced messages to '{TOPIC}' and had none "
         f"of them delivered, e.g. the one with {shown(silent[0].get('config') or {})} "
-        f"({produced[first]} messages produced, "
+        f"({counted(produced[first], 'message')} produced, "
         + (f"{len(errors)} delivery errors such as {errors[0]}" if errors
            else "no delivery report")
         + f"; {run.summary()}): every configuration measured must have its messages "
         "delivered before its figures are taken (flush() the producer)")
     reported = sum(delivered.values())
     assert ex6_main.received >= reported, (
-        f"main()'s producers were told that {reported} messages were delivered to "
-        f"'{TOPIC}', but the broker's end offset grew by only {ex6_main.received} while "
+        f"main()'s producers were told that "
+        f"{counted(reported, 'message was', 'messages were')} delivered to '{TOPIC}', "
+        f"but the broker's end offset grew by only {ex6_main.received} while "
         "main() ran")

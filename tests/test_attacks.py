@@ -572,9 +572,11 @@ def test_the_reference_keeps_full_points(install: str, request: pytest.FixtureRe
 @pytest.mark.xfail(strict=True, reason=(
     "ex4's checks of process_payment's answers (two payments of one customer, a payment "
     "delivered twice, marked only after processing) rest on what the grader's driver "
-    "reports from inside the submission's process: a submission that patches the driver's "
-    "reporting forges them, and no wire or broker record can contradict a return value. "
-    "Witnessing them needs the payments fed through the topic to main() instead"))
+    "reports from inside the submission's process, and no wire or broker record can "
+    "witness a return value. The payments' ids are drawn afresh for each grading, so no "
+    "answer can be written down ahead; but a submission that patches the driver's "
+    "reporting with answers it computes as a correct process_payment would (a set of the "
+    "ids seen) still wins them: it does the exercise's work, in the wrong place"))
 def test_checks_on_the_runs_word_alone_are_still_won(editable_grades: Grades) -> None:
     attack = next(attack for attack in ALL_ATTACKS if attack.unwitnessed)
     rows = {side: editable_grades[attack.folder(side).resolve()] for side in SIDES}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ GITHUB_GRADE = DOCS / "ci" / "github-grade.yml"
 GITHUB_CLASS = DOCS / "ci" / "grade-class-matrix.yml"
 GITLAB_GRADE = DOCS / "ci" / "gitlab-grade.yml"
 RUN_AUTOGRADER = DOCS / "gradescope" / "run_autograder"
+SETUP_SH = DOCS / "gradescope" / "setup.sh"
+PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
 # Shell variables and GitHub expressions: each becomes a plain word that every option
 # takes (a number, as --shard K/N and -j want).
 PLAIN = "1"
@@ -104,6 +107,50 @@ def test_the_classroom_reporter_reads_the_grading_step() -> None:
     assert reporter["env"][f"{runner.upper()}_RESULTS"] == (
         f"${{{{ steps.{runner}.outputs.result }}}}")
     assert 'echo "result=$(base64 -w0' in by_id[runner]["run"]
+
+
+def built_wheel_name() -> str:
+    """The file name ``pip wheel`` gives this project's wheel at its current version."""
+    version = tomllib.loads(PYPROJECT.read_text())["project"]["version"]
+    return f"pytest_kafka_lab-{version}-py3-none-any.whl"
+
+
+def test_every_recipe_installs_one_variable_whose_default_is_the_built_wheel() -> None:
+    """``KAFKA_LAB_PACKAGE`` defaults, in every recipe, to the wheel this version builds
+    (the package is on no index): kept in the course repository's ``kafka-lab/``, or in
+    Gradescope's zip beside ``setup.sh``."""
+    wheel = built_wheel_name()
+    assert load(GITHUB_GRADE)["env"]["KAFKA_LAB_PACKAGE"] == f"kafka-lab/{wheel}"
+    assert load(GITHUB_CLASS)["env"]["KAFKA_LAB_PACKAGE"] == f"kafka-lab/{wheel}"
+    assert load(GITLAB_GRADE)["grade"]["variables"]["KAFKA_LAB_PACKAGE"] == f"kafka-lab/{wheel}"
+    assert f'KAFKA_LAB_PACKAGE="${{KAFKA_LAB_PACKAGE:-$source_dir/{wheel}}}"' \
+        in SETUP_SH.read_text()
+    installs = [line for where, script in scripts().items() for line in script.splitlines()
+                if "pip install" in line and "--upgrade pip" not in line]
+    installs += [line for line in SETUP_SH.read_text().splitlines()
+                 if "pip\" install" in line and "--upgrade" not in line]
+    assert installs
+    assert all('"$KAFKA_LAB_PACKAGE"' in line for line in installs), installs
+
+
+def test_the_workflow_has_the_names_github_classroom_records_a_score_from() -> None:
+    """Classroom's own template: workflow ``Autograding Tests``, one job
+    ``run-autograding-tests``, started on push and by ``repository_dispatch``."""
+    workflow = load(GITHUB_GRADE)
+    assert workflow["name"] == "Autograding Tests"
+    assert list(workflow["jobs"]) == ["run-autograding-tests"]
+    assert "repository_dispatch" in workflow[True]
+
+
+def test_lost_points_fail_the_github_job_only_when_asked() -> None:
+    """The grading step's exit is the grader's (non-zero only when it could not grade);
+    the one step that fails on lost points runs only under ``fail-on-lost-points``."""
+    steps = github_steps()
+    grading = next(step for step in steps if step.get("id") == "kafkalab")
+    assert "|| true" not in grading["run"]
+    assert "set +e" not in grading["run"]
+    failing = [step for step in steps if "sys.exit(1" in step.get("run", "")]
+    assert [step.get("if") for step in failing] == ["inputs.fail-on-lost-points"]
 
 
 def test_the_gitlab_job_keeps_its_reports() -> None:

@@ -177,3 +177,44 @@ def test_grade_reads_the_broker_options_as_pytest_does(tmp_path: Path) -> None:
     container = broker_config(parser().parse_args(
         ["grade", str(tmp_path), "--kafka-backend", "container"]))
     assert container.backend == "container"
+
+
+def test_grade_refuses_a_file_given_for_a_submission_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "exercise_producer.py"
+    script.write_text("")
+    message = grade_refusal(capsys, str(script))
+    assert f"{script}: a file, where a submission is a folder" in message
+
+
+@pytest.mark.parametrize(("points", "says"), [
+    ("[ex1\n", "not valid TOML"),
+    ("[ex1]\nflushes_before_exiting = 0\n", "points must be a positive whole number"),
+    (None, "cannot be read"),
+])
+def test_grade_refuses_a_bad_points_file_before_grading(
+        points: str | None, says: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "points.toml"  # absolute, as a recipe may give it
+    if points is not None:
+        path.write_text(points)
+    message = grade_refusal(capsys, str(tmp_path), "--points", str(path),
+                            "--out", str(tmp_path / "book"))
+    assert says in message
+    assert not list(tmp_path.glob("book.*"))
+
+
+@pytest.mark.parametrize(("bootstrap", "says"), [
+    ("127.0.0.1:1", "Connection refused"),
+    ("no-such-host.invalid:9092", "unknown host 'no-such-host.invalid'"),
+])
+def test_grade_fails_at_once_on_a_cluster_it_cannot_reach(
+        bootstrap: str, says: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A refused connection or an unknown host is said before any wait for the broker
+    (the readiness wait would last --kafka-start-timeout), and leaves no gradebook."""
+    message = grade_refusal(capsys, str(tmp_path), "--kafka-bootstrap", bootstrap,
+                            "--out", str(tmp_path / "book"))
+    assert f"cannot reach the Kafka cluster (--kafka-bootstrap {bootstrap})" in message
+    assert says in message
+    assert not list(tmp_path.glob("book.*"))

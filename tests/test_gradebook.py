@@ -50,6 +50,10 @@ EX1 = course_dir() / "reference" / "exercise_producer.py"
 EX4 = course_dir() / "reference" / "exercise_exactly_once.py"
 # Exercise 1's file, made to hang: its run lasts until a deadline stops it.
 HANGS = "import time\n\ntime.sleep(600)\n"
+# Exercise 1's file, listing topics with the course's `docker exec` until stopped: each
+# call a Kafka tool's JVM started by the grader's docker stand-in.
+IN_DOCKER = ("import subprocess\n\nwhile True:\n    subprocess.run(['docker', 'exec', 'kafka', "
+             "'kafka-topics', '--list', '--bootstrap-server', 'localhost:9092'])\n")
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -57,7 +61,9 @@ HANGS = "import time\n\ntime.sleep(600)\n"
 
 def make_class(root: Path, **folders: str) -> list[Path]:
     """Submission folders under ``root``: ``ex1`` (the reference's exercise 1), ``ex1+ex4``
-    (and its exercise 4), ``hangs`` (an exercise 1 that never ends) or ``empty``."""
+    (and its exercise 4), ``hangs`` (an exercise 1 that never ends), ``in-docker`` (one
+    that runs a Kafka tool through ``docker exec`` until stopped), ``crashes`` (an
+    exercise 1 that raises on import: a quick ``error``) or ``empty``."""
     made = []
     for name, kind in folders.items():
         folder = root / name
@@ -68,6 +74,10 @@ def make_class(root: Path, **folders: str) -> list[Path]:
             shutil.copy(EX4, folder)
         elif kind == "hangs":
             (folder / EX1.name).write_text(HANGS)
+        elif kind == "in-docker":
+            (folder / EX1.name).write_text(IN_DOCKER)
+        elif kind == "crashes":
+            (folder / EX1.name).write_text("raise RuntimeError('crashes on import')\n")
         made.append(folder)
     return made
 
@@ -280,7 +290,7 @@ def test_two_at_a_time_each_on_a_broker_of_its_own_and_nothing_left(
     tmp_path: Path, grade_env: dict[str, str], jvms: Any, live_gradings: list[LiveGrading],
     data_dirs_left: Callable[[], list[str]]
 ) -> None:
-    make_class(tmp_path, ann="ex1", ben="empty", cal="ex1", dee="empty")
+    make_class(tmp_path, ann="ex1", ben="crashes", cal="ex1", dee="crashes")
     summary = tmp_path / "step-summary.md"
     grading = LiveGrading("-j", "2", "ann", "ben", "cal", "dee", "--out", "book",
                           cwd=tmp_path, env={**grade_env, "GITHUB_STEP_SUMMARY": str(summary)})
@@ -295,7 +305,7 @@ def test_two_at_a_time_each_on_a_broker_of_its_own_and_nothing_left(
 
     rows = rows_of(tmp_path / "book.csv")
     assert [row["submission"] for row in rows] == ["ann", "ben", "cal", "dee"]
-    assert [row["ex1"] for row in rows][1::2] == ["missing", "missing"]
+    assert [row["ex1"] for row in rows][1::2] == ["0", "0"]  # it crashed: no point
     assert all(int(row["ex1"]) > 0 for row in rows[::2]), rows
     used = {grade["name"]: int(grade["broker"].rpartition(":")[2])
             for grade in json.loads((tmp_path / "book.json").read_text())}
@@ -353,7 +363,8 @@ def test_split_only_where_slots_are_spare_and_brokers_local() -> None:
     assert workers_per_submission(external, jobs=2, submissions=1) == 1
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["ctrl-c", "terminated", "killed"])
 def test_an_interrupted_or_killed_grading_leaves_no_broker_or_run(
     how: signal.Signals, tmp_path: Path, grade_env: dict[str, str], jvms: Any,
     live_gradings: list[LiveGrading], data_dirs_left: Callable[[], list[str]]
@@ -377,18 +388,42 @@ def test_an_interrupted_or_killed_grading_leaves_no_broker_or_run(
     everything = grading.descendants()
     grading.process.send_signal(how)
     code = grading.finish(timeout=60)
-    assert code == (130 if how == signal.SIGINT else -signal.SIGKILL), grading.output()
+    expected = {signal.SIGINT: 130, signal.SIGTERM: 128 + signal.SIGTERM,
+                signal.SIGKILL: -signal.SIGKILL}
+    assert code == expected[how], grading.output()
     jvms.wait_gone(brokers)
     wait_all_gone(everything)
-    if how == signal.SIGINT:  # a killed command cannot tidy up; it leaves nothing running
+    # SIGTERM (CI's cancellation, `timeout`) tidies up as Ctrl-C does; a killed command
+    # cannot tidy up, and leaves nothing running.
+    if how != signal.SIGKILL:
         assert data_dirs_left() == [], "a broker's data or a grading's scratch folder is left"
+
+
+def test_a_grading_killed_during_a_docker_exec_leaves_neither_the_stand_in_nor_its_jvm(
+    tmp_path: Path, grade_env: dict[str, str], live_gradings: list[LiveGrading]
+) -> None:
+    make_class(tmp_path, ann="in-docker")
+    grading = LiveGrading("-j", "1", "ann", "--timeout", "120", "--out", "book",
+                          cwd=tmp_path, env=grade_env)
+    live_gradings.append(grading)
+
+    def tool_running() -> list[psutil.Process]:
+        return [process for process in grading.descendants()
+                if "org.apache.kafka.tools.TopicCommand" in command_of(process)]
+
+    wait_for(tool_running, 120, "a Kafka tool's JVM started through `docker exec`",
+             grading.output)
+    everything = grading.descendants()
+    grading.process.send_signal(signal.SIGKILL)
+    assert grading.finish(timeout=60) == -signal.SIGKILL
+    wait_all_gone(everything)
 
 
 def test_a_submission_past_its_wall_clock_limit_is_an_error_row_written_as_known(
     tmp_path: Path, grade_env: dict[str, str], live_gradings: list[LiveGrading]
 ) -> None:
     make_class(tmp_path, ann="hangs", ben="ex1")
-    grading = LiveGrading("ann", "ben", "--timeout", "120", "--submission-timeout", "8",
+    grading = LiveGrading("-j", "1", "ann", "ben", "--timeout", "120", "--submission-timeout", "8",
                           "--out", "book", cwd=tmp_path, env=grade_env)
     live_gradings.append(grading)
     grading.line_starting("[1/2")
@@ -488,3 +523,51 @@ def test_one_submissions_reports_and_points_pass_through_to_its_grading(
     assert [test["max_score"] for test in flushes] == [3]
     assert json.loads((tmp_path / "out" / "classroom.json").read_text())["max_score"] > 0
     assert "ex1" in (tmp_path / "out" / "FEEDBACK.md").read_text()
+
+
+def test_only_what_a_run_needs_is_copied_and_exercise_files_are_found_one_folder_down(
+    tmp_path: Path, grade_env: dict[str, str]
+) -> None:
+    """A virtual environment, caches, version control and a large file are left out of
+    the runs' copies (and named in the row); files one folder down are graded there; a
+    folder with none of the course's files is noted at once, with no run."""
+    ann, ben, cal = make_class(tmp_path, ann="ex1", ben="empty", cal="empty")
+    for skipped in (".venv", ".git", "__pycache__", "node_modules"):
+        (ann / skipped).mkdir()
+    (ann / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (ann / "data.bin").write_bytes(b"\0" * (9 * 2**20))
+    (ben / "module2").mkdir()
+    shutil.copy(EX1, ben / "module2")
+    (cal / "notes.py").write_text("print('my own file')\n")
+    finished = kafka_lab_grade("ann", "ben", "cal", "--out", "book", cwd=tmp_path,
+                               env=grade_env)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    graded = {grade["name"]: grade for grade in
+              json.loads((tmp_path / "book.json").read_text())}
+    assert sorted(graded["ann"]["left_out"]) == [
+        ".git/", ".venv/", "__pycache__/", "data.bin (9 MiB)", "node_modules/"]
+    assert graded["ann"]["exercises"]["ex1"]["status"] == "passed"
+    assert graded["ben"]["exercises"]["ex1"]["status"] == "passed"
+    assert graded["ben"]["note"].startswith("graded module2/")
+    assert graded["cal"]["nothing_to_grade"] is True
+    assert "notes.py" in graded["cal"]["note"]
+    assert graded["cal"]["broker"] == "", "nothing to grade: no run, no broker"
+    rows = {row["submission"]: row for row in rows_of(tmp_path / "book.csv")}
+    assert rows["cal"]["note"].startswith("nothing to grade"), rows["cal"]
+    # Each check says what it earned and what it is worth, as each exercise does.
+    for check in graded["ann"]["exercises"]["ex1"]["checks"]:
+        assert (check["points"], check["max_points"]) == (1, 1), check
+
+
+def test_a_run_refused_as_a_usage_error_stops_the_grading_with_its_reason(
+    tmp_path: Path, grade_env: dict[str, str]
+) -> None:
+    """A points file that names a check the course lacks: exit 2 with pytest's message,
+    and no gradebook left (every submission would have been refused alike)."""
+    make_class(tmp_path, ann="ex1", ben="ex1")
+    (tmp_path / "points.toml").write_text("[ex1]\nno_such_check = 2\n")
+    finished = kafka_lab_grade("ann", "ben", "--points", tmp_path / "points.toml",
+                               "--out", "book", cwd=tmp_path, env=grade_env)
+    assert finished.returncode == 2, finished.stdout + finished.stderr
+    assert "[ex1] has no check 'no_such_check'" in finished.stderr
+    assert not list(tmp_path.glob("book.*"))

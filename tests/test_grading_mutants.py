@@ -1,7 +1,7 @@
 """Every check proven both ways. Every mistake the course's checks promise to catch is
 caught, by the check meant for it, with a message naming it; and correct work passes
 every check: the reference solutions, correct but differently written solutions
-(``tests/submissions/{classes,logging,alternatives}``, three gradings each, which must
+(``tests/submissions/{classes,logging,alternatives,processes}``, three gradings each, which must
 agree), and the course's own code (``tests/submissions/course``), whose one real bug is
 failed by its own check.
 
@@ -42,7 +42,7 @@ SUBMISSIONS = Path(__file__).parent / "submissions"
 TEMPLATE = SUBMISSIONS / "template"
 COURSE = SUBMISSIONS / "course"
 # Correct but differently written: each must pass every check, on every grading.
-CORRECT = ("classes", "logging", "alternatives")
+CORRECT = ("classes", "logging", "alternatives", "processes")
 CORRECT_RUNS = int(os.environ.get("KAFKA_LAB_CORPUS_RUNS", "3"))
 XDIST = "-n2"
 # Graded under pytest -n 2 too, whose verdicts must be the serial ones.

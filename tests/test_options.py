@@ -16,7 +16,8 @@ from confluent_kafka.admin import AdminClient
 from pytest_kafka_lab import KAFKA_VERSION
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.backends.base import free_port
-from pytest_kafka_lab.config import OPTIONS
+from pytest_kafka_lab.config import LAB_OPTIONS, OPTIONS
+from pytest_kafka_lab.distribution import default_cache_dir
 
 # Every setting the issue names, as flag and ini twin; a missing one fails here even if
 # it also went missing from config.OPTIONS.
@@ -86,6 +87,11 @@ def test_every_option_is_in_help_with_its_ini_twin(lab_pytester: pytest.Pytester
          "*--kafka-broker-properties: 'novalue' is not KEY=VALUE*"),
         (["--kafka-broker-properties", "=value"], "*'=value' is not KEY=VALUE*"),
         (["--kafka-jit", "c2"], "*--kafka-jit='c2': choose one of quick, full*"),
+        (["--kafka-heap", "lots"], "*--kafka-heap='lots': expected a JVM heap size*e.g. "
+         "512m, 1g*"),
+        (["--kafka-brokers", "many"], "*--kafka-brokers='many': expected 1, or 3 or more*"),
+        (["--lab-timeout", "soon"], "*--lab-timeout='soon': expected a positive number of "
+         "seconds*"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -192,17 +198,61 @@ def test_bootstrap_from_the_environment_selects_the_external_backend(
         f"kafka-lab: *backend external, bootstrap {kafka_broker.bootstrap_servers}, *"])
 
 
-def test_an_external_cluster_that_does_not_answer_is_reported(
-    lab_pytester: pytest.Pytester,
+@pytest.mark.parametrize(("address", "reported"), [
+    ("127.0.0.1:{free}", "_TRANSPORT: *Connection refused*"),
+    ("no-such-host.invalid:9092", "_RESOLVE: *Failed to resolve*"),
+], ids=["refused", "unknown host"])
+def test_an_external_cluster_that_cannot_answer_is_reported_at_once_with_librdkafkas_reason(
+    lab_pytester: pytest.Pytester, address: str, reported: str,
 ) -> None:
-    nowhere = f"127.0.0.1:{free_port()}"
+    # The default start timeout (60 s): no retry cures a refusal or an unknown host, and
+    # the run says so instead of waiting it out.
+    nowhere = address.format(free=free_port())
     lab_pytester.copy_example("test_needs_broker.py")
-    result = inner_run(lab_pytester, "--kafka-bootstrap", nowhere, "--kafka-start-timeout", "2")
+    result = inner_run(lab_pytester, "--kafka-bootstrap", nowhere)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([
-        f"kafka-lab: the broker did not start: {nowhere} did not answer a metadata request*",
-        "*Check that the address is right and reachable, or raise --kafka-start-timeout*",
+        f"kafka-lab: the broker did not start: {nowhere} did not answer a metadata request: "
+        f"librdkafka reported {reported}No retry cures that, so the wait stopped at once.*",
     ])
+
+
+def test_a_heap_the_jvm_refuses_is_reported_with_the_jvms_reason_alone(
+    lab_pytester: pytest.Pytester,
+) -> None:
+    # 1k passes the option's form and the JVM refuses it: its reason, not mirakuru's.
+    lab_pytester.copy_example("test_needs_broker.py")
+    result = inner_run(lab_pytester, "--kafka-heap", "1k")
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "kafka-lab: the broker did not start: the Kafka broker exited while starting "
+        "(exit code 1)*", "*Error occurred during initialization of VM*"])
+    assert "mirakuru" not in output, f"mirakuru's internals reached the user:\n{output}"
+
+
+def test_an_ini_value_equal_to_the_default_wins_over_the_environment(
+    lab_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    default = default_cache_dir()  # pytester's HOME: the inner run's default
+    monkeypatch.setenv("KAFKA_LAB_CACHE_DIR", str(tmp_path / "from-the-environment"))
+    lab_pytester.makeini(f"[pytest]\nkafka_cache_dir = {default}\n")
+    lab_pytester.makepyfile(f"""
+        def test_cache_dir(kafka_lab_config):
+            assert str(kafka_lab_config.cache_dir) == {str(default)!r}
+    """)
+    lab_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_every_default_is_in_help_as_the_model_declares_it(lab_pytester: pytest.Pytester
+                                                          ) -> None:
+    text = " ".join(lab_pytester.runpytest("-p", "no:cacheprovider", "--help").stdout.str()
+                    .split())
+    for option in (*OPTIONS, *LAB_OPTIONS):
+        if option.default:
+            assert f"{option.flag}=" in text or option.flag in text
+            assert f"(default: {option.default})" in text, (
+                f"{option.flag}'s help does not show its default {option.default}")
 
 
 def docker_engine_present() -> bool:

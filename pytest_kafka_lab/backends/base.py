@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Self
 
 from pytest_kafka_lab.config import LabConfig, read_properties
-from pytest_kafka_lab.readiness import wait_until_ready
+from pytest_kafka_lab.readiness import INCURABLE_WHEN_EXISTING, wait_until_ready
 
 # Settings made for tests: one replica of everything, no initial rebalance delay, small
 # internal topics, and group timeouts that a test killing a member can afford to wait.
@@ -150,7 +150,8 @@ class ExistingBroker(BrokerBase):
 
     def start(self) -> Self:
         return self.timed_start(
-            lambda: wait_until_ready(self.client_config(), self.config.start_timeout))
+            lambda: wait_until_ready(self.client_config(), self.config.start_timeout,
+                                     gives_up_on=INCURABLE_WHEN_EXISTING))
 
     def stop(self) -> None:
         """Nothing to stop: the broker is not ours. Fixtures delete what they made."""

@@ -18,9 +18,9 @@ from typing import Any, Self
 from pytest_kafka_lab.backends import Backend
 from pytest_kafka_lab.backends.base import BrokerBase, free_port
 from pytest_kafka_lab.backends.kraft import KraftNode, Quorum, StatusFactory
-from pytest_kafka_lab.backends.watching import tails_of
+from pytest_kafka_lab.backends.watching import describe_exit, tails_of
 from pytest_kafka_lab.config import LabConfig
-from pytest_kafka_lab.exceptions import BrokerStartError
+from pytest_kafka_lab.exceptions import BrokerStartError, KafkaLabError
 from pytest_kafka_lab.readiness import QUIET_LOGGER, wait_until_ready
 from pytest_kafka_lab.waiting import wait_for
 
@@ -113,14 +113,19 @@ class LocalCluster(BrokerBase):
                 node.launch()
             wait_until_ready(self.client_config(), self.config.start_timeout,
                              expected_brokers=len(self.nodes), still_alive=self._all_alive)
-        except Exception:
-            raise BrokerStartError(f"the local cluster did not start; its logs end with:\n"
-                                   f"{self.log_tail(20)}") from None
+        except KafkaLabError as error:
+            # The cause stays: which node exited, or what the readiness probe saw.
+            raise BrokerStartError(f"the local cluster of {len(self.nodes)} nodes did not "
+                                   f"start: {error}\nIts logs end with:\n"
+                                   f"{self.log_tail(20)}") from error
 
     def _all_alive(self) -> None:
         for node in self.nodes:
             if node.pid is None or node.process is None or not node.process.running():
-                raise BrokerStartError(f"node {node.node_id} exited while starting")
+                code = node.exit_code()
+                how = describe_exit(code) if code is not None else "not running"
+                raise BrokerStartError(f"{node.name} ({node.bootstrap_servers}) exited while "
+                                       f"starting ({how})")
 
     def stop(self) -> None:
         """Kill every node and remove their data. A clean stop one node at a time would
@@ -134,23 +139,29 @@ class LocalCluster(BrokerBase):
     def node(self, node_id: int) -> KraftNode:
         return self.nodes[node_id - 1]
 
-    def _admin_of_running_nodes(self) -> Any:
-        """A client that asks the nodes a test has not stopped, killed or paused."""
+    def _admins_of_running_nodes(self) -> dict[int, Any]:
+        """A client for each node a test has not stopped, killed or paused, that asks
+        that node alone."""
         from confluent_kafka.admin import AdminClient
 
-        addresses = ",".join(node.bootstrap_servers for node in self.nodes
-                             if node.node_id not in self.stopped)
-        settings: dict[str, Any] = {"bootstrap.servers": addresses, "logger": QUIET_LOGGER}
-        return AdminClient(settings)
+        return {node.node_id: AdminClient({"bootstrap.servers": node.bootstrap_servers,
+                                           "logger": QUIET_LOGGER})
+                for node in self.nodes if node.node_id not in self.stopped}
 
     def wait_for_brokers(self, expected: set[int], timeout: float = 30.0) -> None:
-        """Wait until the cluster's metadata lists exactly ``expected``."""
-        # One client for the whole wait: a fresh one each time costs every node a
+        """Wait until the metadata of every running node lists exactly ``expected``: a
+        node that comes back is known to one node before the others, and a test may ask
+        any of them."""
+        # One client per node for the whole wait: a fresh one each time costs a
         # connection, which a cluster busy with a fault can spare least.
-        admin = self._admin_of_running_nodes()
-        wait_for(lambda: listed_brokers(admin) == expected, timeout,
-                 f"the cluster's metadata to list brokers {sorted(expected)}",
-                 lambda: sorted(listed_brokers(admin)), interval=BROKER_POLL_INTERVAL)
+        admins = self._admins_of_running_nodes()
+
+        def views() -> dict[int, list[int]]:
+            return {node_id: sorted(listed_brokers(admin)) for node_id, admin in admins.items()}
+
+        wait_for(lambda: all(set(view) == expected for view in views().values()), timeout,
+                 f"every running node's metadata to list brokers {sorted(expected)}",
+                 views, interval=BROKER_POLL_INTERVAL)
 
     def _without(self, node_id: int) -> set[int]:
         self.stopped.add(node_id)

@@ -40,7 +40,7 @@ from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.distribution import Distribution, resolve_distribution
 from pytest_kafka_lab.exceptions import BrokerStartError
 from pytest_kafka_lab.processes import die_with_parent
-from pytest_kafka_lab.readiness import answers_metadata
+from pytest_kafka_lab.readiness import answers_metadata, what_a_probe_sees
 
 LOG = logging.getLogger(__name__)
 Report = Callable[[str], None]
@@ -315,20 +315,35 @@ class KraftNode(LoopbackBroker):
                 "another port with --kafka-port (0 picks a free one)."
             ) from error
         except (ProcessExitedWithError, TimeoutExpired) as error:
-            tail, kept = self.log_tail(), self.keep_log("failed-start-broker.log")
-            self.stop()
-            what = ("exited while starting" if isinstance(error, ProcessExitedWithError)
-                    else f"did not answer within {self.config.start_timeout:g}s")
-            raise BrokerStartError(
-                f"the Kafka broker {what}. Its log (kept as {kept}) ends with:\n{tail}"
-            ) from error
+            # mirakuru's own error is the JVM's whole command line and a traceback of its
+            # internals; what it knows (the exit code), and the JVM's reason (its log) and
+            # what the readiness probe saw, are in this message instead.
+            raise self._start_failure(error) from None
 
-    def keep_log(self, name: str) -> Path:
-        """Copy the log out of the data folder, which goes, into the cache as ``name``."""
+    def _start_failure(self, error: Exception) -> BrokerStartError:
+        """Why the JVM did not start, from what mirakuru saw, the log and a last probe;
+        the node is stopped and its log kept."""
+        if isinstance(error, ProcessExitedWithError):
+            what = f"exited while starting ({describe_exit(error.exit_code)})"
+        else:
+            seen = what_a_probe_sees({"bootstrap.servers": self.bootstrap_servers})
+            what = (f"did not answer within {self.config.start_timeout:g}s (the readiness "
+                    f"probe saw: {seen})")
+        tail, kept = self.log_tail(), self.keep_log("failed-start-broker.log")
+        self.stop()
+        where = f" (kept as {kept})" if kept else ""
+        return BrokerStartError(f"the Kafka broker {what}. Its log{where} ends with:\n{tail}")
+
+    def keep_log(self, name: str) -> Path | None:
+        """Copy the log out of the data folder, which goes, into the cache as ``name``;
+        None when the copy failed (the log's tail is still in the error)."""
         kept = self.config.cache_dir / name
-        with contextlib.suppress(OSError):
+        try:
             self.config.cache_dir.mkdir(parents=True, exist_ok=True)
             shutil.copy(self.log_path, kept)
+        except OSError as error:
+            LOG.warning("could not keep the broker's log as %s: %s", kept, error)
+            return None
         return kept
 
     def kill(self) -> None:

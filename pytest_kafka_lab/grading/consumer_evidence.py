@@ -15,6 +15,8 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.grading.sandbox import Event, SubmissionProcess
+from pytest_kafka_lab.grading.wire.evidence import exchanges
+from pytest_kafka_lab.grading.wire.proxy import Exchange
 from pytest_kafka_lab.readers import Source, client_config, committed_offsets
 from pytest_kafka_lab.topics import create_topic
 
@@ -27,6 +29,16 @@ QUIET = 0.5
 SETTLED = 0.1
 SUBSCRIBE_TIMEOUT = 15.0  # seconds for a consumer to exist and subscribe
 STOP_TIMEOUT = 10.0  # seconds from Ctrl-C (or the end of main()) to the end of the process
+# A consumer seen this long in poll(), having been handed every record of its topic up to
+# the topic's end and having handled each one, with nothing on its wire but fetches at that
+# end and the group's heartbeats, is idle for good: nothing it awaits can come any more
+# (the harness produces nothing meanwhile). Librdkafka's fetches return every 100 ms here,
+# and a poll() timeout of a few seconds shows as calm, so this is well above both.
+IDLE = 5.0
+# What an idle consumer still sends: fetches that come back empty, the group's heartbeats,
+# metadata refreshes and connection handshakes.
+HOUSEKEEPING = frozenset({"Fetch", "Heartbeat", "ConsumerGroupHeartbeat", "Metadata",
+                          "ApiVersions", "SaslHandshake", "SaslAuthenticate"})
 
 Position = tuple[int, int]  # (partition, offset)
 
@@ -132,18 +144,116 @@ def all_handled(events: list[Event], orders: dict[str, Placed], topic: str) -> b
     return all(order_id is not None and order_id in done for order_id in handed)
 
 
+def fetch_positions(wire: list[Exchange], topic: str) -> dict[int, int]:
+    """``{partition: offset}`` that the latest Fetch request for each partition of
+    ``topic`` asked from. An incremental fetch session names a partition only when its
+    offset changed, so each partition's latest mention is its position."""
+    positions: dict[int, int] = {}
+    for exchange in exchanges(wire, "Fetch"):
+        for asked in exchange.request.get("topics") or []:
+            if str(asked.get("topic")) == topic:
+                for partition in asked.get("partitions") or []:
+                    positions[int(partition.get("partition", -1))] = int(
+                        partition.get("fetch_offset", -1))
+    return positions
+
+
+def handed_over(wire: list[Exchange], topic: str) -> set[Position]:
+    """The positions of ``topic`` that Fetch responses handed to the client: the records
+    of each batch at or past the offset its request asked from (a batch may start before
+    it; librdkafka drops those records)."""
+    handed: set[Position] = set()
+    for exchange in exchanges(wire, "Fetch"):
+        asked = {int(partition.get("partition", -1)): int(partition.get("fetch_offset", 0))
+                 for requested in exchange.request.get("topics") or []
+                 if str(requested.get("topic")) == topic
+                 for partition in requested.get("partitions") or []}
+        for response in (exchange.response or {}).get("responses") or []:
+            if str(response.get("topic")) != topic:
+                continue
+            for partition in response.get("partitions") or []:
+                index = int(partition.get("partition_index", -1))
+                for batch in partition.get("records") or []:
+                    if batch.get("control"):
+                        continue
+                    first = int(batch.get("base_offset", 0))
+                    last = first + int(batch.get("last_offset_delta", 0))
+                    handed.update((index, offset) for offset
+                                  in range(max(first, asked.get(index, 0)), last + 1))
+    return handed
+
+
+def back_in_poll(events: list[Event]) -> bool:
+    """Whether the submission's consumers are waiting in ``poll()`` with nothing in hand:
+    never handed anything, or seen waiting again after the last hand-over."""
+    kinds = [event["kind"] for event in events if event["kind"] in ("polled", "waiting")]
+    return not kinds or kinds[-1] == "waiting"
+
+
+@dataclass(frozen=True)
+class Idle:
+    """When a consumer's run is idle for good: subscribed to ``topic``, whose partitions end
+    at ``ends`` (``{partition: end offset}``, all the harness produced), it has fetched
+    every partition to its end, handed every record fetched to the submission, which is
+    back in ``poll()``, and for ``IDLE`` seconds nothing happened but housekeeping. A
+    consumer at the end of every partition cannot receive an earlier record again, unless
+    it seeks, which would show on its wire."""
+
+    topic: str
+    ends: dict[int, int]
+
+    def __call__(self, process: SubmissionProcess) -> bool:
+        events = process.events
+        if not events or time.time() - events[-1]["time"] < IDLE or not back_in_poll(events):
+            return False
+        wire = process.wire
+        positions = fetch_positions(wire, self.topic)
+        if any(positions.get(partition, -1) < end for partition, end in self.ends.items()
+               if end > 0):
+            return False
+        polled_positions = {(event.get("partition"), event.get("offset")) for event in events
+                            if event["kind"] == "polled" and event.get("topic") == self.topic}
+        if not handed_over(wire, self.topic) <= polled_positions:
+            return False
+        busy = [exchange.sent for exchange in wire if exchange.api not in HOUSEKEEPING]
+        return not busy or time.monotonic() - max(busy) >= IDLE
+
+    @classmethod
+    def after(cls, orders: dict[str, Placed], topic: str = "orders") -> Idle:
+        """Idle once the consumer is past ``orders`` (all that the harness produced)."""
+        ends: dict[int, int] = {}
+        for placed in orders.values():
+            ends[placed.partition] = max(ends.get(placed.partition, 0), placed.offset + 1)
+        return cls(topic, ends)
+
+
 def await_quietly(process: SubmissionProcess, check: Callable[[list[Event]], Any],
-                  timeout: float, awaited: str) -> str | None:
+                  timeout: float, awaited: str, idle: Callable[[SubmissionProcess], bool]
+                  | None = None) -> str | None:
     """Wait for ``check``; instead of raising, say for a student what did not happen (None
-    if it did)."""
+    if it did). ``idle`` (such as ``Idle``) tells when the run shows that ``check`` can
+    no longer come true: the wait then ends at once."""
+    gave_up: list[bool] = []
+
+    def done(events: list[Event]) -> Any:
+        result = check(events)
+        if not result and idle is not None and idle(process):
+            gave_up.append(True)
+            return True
+        return result
+
     try:
-        process.wait_for_event(check, timeout, awaited)
+        process.wait_for_event(done, timeout, awaited)
     except AssertionError:
         code = process.process.poll()
         if code is not None:
             return (f"The submission ended (exit code {code}) while the harness waited for "
                     f"{awaited}.")
         return f"The harness waited {timeout:g}s in vain for {awaited}."
+    if gave_up:
+        return (f"The harness stopped waiting for {awaited}: the consumer had reached the "
+                "end of every partition, had been handed all it fetched, and then sat in "
+                f"poll() for {IDLE:g}s with nothing left to receive.")
     return None
 
 
@@ -152,14 +262,27 @@ def subscribed(events: list[Event]) -> bool:
     return any(event["kind"] == "subscribe" for event in events)
 
 
+def subscriptions(events: list[Event]) -> str:
+    """The topics the submission's consumers subscribed to, as a message names them:
+    ``'orders'``, ``'orders' and 'payments'``, or ``nothing``."""
+    topics = [repr(str(topic)) for topic in dict.fromkeys(
+        topic for event in events if event["kind"] == "subscribe"
+        for topic in event.get("topics") or ())]
+    if not topics:
+        return "nothing"
+    return topics[0] if len(topics) == 1 else f"{', '.join(topics[:-1])} and {topics[-1]}"
+
+
 def await_work(process: SubmissionProcess, topic: str, work: Callable[[list[Event]], Any],
-               timeout: float, awaited: str) -> str | None:
+               timeout: float, awaited: str,
+               idle: Callable[[SubmissionProcess], bool] | None = None) -> str | None:
     """A consumer exercise's run: wait for a consumer to subscribe to ``topic`` (at most
-    SUBSCRIBE_TIMEOUT), then for ``work`` (``awaited``, at most ``timeout``); say for a
-    student what did not happen, or None when both did."""
+    SUBSCRIBE_TIMEOUT), then for ``work`` (``awaited``, at most ``timeout``, or until
+    ``idle`` says it cannot come); say for a student what did not happen, or None when
+    both did."""
     return await_quietly(process, subscribed, min(timeout, SUBSCRIBE_TIMEOUT),
                          f"a consumer to subscribe to {topic!r}") or await_quietly(
-        process, work, timeout, awaited)
+        process, work, timeout, awaited, idle)
 
 
 def stop(process: SubmissionProcess) -> float:

@@ -189,3 +189,8 @@ def listing(items: Any, limit: int = 8) -> str:
     items = list(items)
     shown = ", ".join(str(item) for item in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 message``, ``2 messages``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"

@@ -17,9 +17,12 @@ from typing import Any
 from pytest_kafka_lab.grading.sandbox import OUTPUT_LIMIT, Run
 from pytest_kafka_lab.grading.wire.evidence import (
     ACKS_NAMES,
+    LATEST_OFFSET,
     accepted_commits,
     acknowledged_records,
+    asked_offsets,
     fetched,
+    group_requests,
     sent_batches,
 )
 
@@ -32,8 +35,8 @@ def contradictions(run: Run) -> list[str]:
     run was not witnessed: no proxy stood before its broker)."""
     if not run.witnessed:
         return []
-    return [*producer_settings(run), *deliveries(run), *polls(run), *commits(run),
-            *printed(run)]
+    return [*producer_settings(run), *consumer_settings(run), *deliveries(run),
+            *polls(run), *commits(run), *printed(run)]
 
 
 def claimed_acks(config: dict[str, Any]) -> int | None:
@@ -84,6 +87,60 @@ def producer_settings(run: Run) -> list[str]:
             problems.append("the run reported an idempotent producer, but its batches "
                             "carried no producer id")
     return problems
+
+
+def claimed_assignors(config: dict[str, Any]) -> set[str]:
+    value = str(config.get("partition.assignment.strategy", "range,roundrobin"))
+    return {name.strip().lower() for name in value.split(",") if name.strip()}
+
+
+def consumer_settings(run: Run) -> list[str]:
+    """Each consumer's reported ``group.id``, ``group.protocol`` and assignors against
+    the group requests its name (``client.id``) carried: the groups it joined, whether it
+    joined the classic way (JoinGroup) or the new (ConsumerGroupHeartbeat), and the
+    assignors its JoinGroup offered."""
+    clients = run.of("client")
+    names = Counter(event.get("wire_client_id") for event in clients)
+    problems = []
+    for event in run.of("client", client="consumer"):
+        name, config = event.get("wire_client_id"), event.get("config") or {}
+        if not name or names[name] > 1:
+            continue  # one name for several clients: the wire cannot tell them apart
+        joined = group_requests(run.wire, name)
+        if not joined:
+            continue
+        group = str(config.get("group.id"))
+        groups = {request.group for request in joined}
+        if groups - {group}:
+            problems.append(f"the run reported a consumer of group.id={group!r}, but its "
+                            f"group requests named {', '.join(map(repr, sorted(groups)))}")
+        protocol = str(config.get("group.protocol", "classic")).lower()
+        apis = {request.api for request in joined}
+        expected = "JoinGroup" if protocol == "classic" else "ConsumerGroupHeartbeat"
+        if apis - {expected}:
+            problems.append(f"the run reported a consumer with group.protocol={protocol}, "
+                            f"but it joined its group with {', '.join(sorted(apis))}")
+        problems += offset_reset(run, name, config)
+        offered = {name for request in joined if request.api == "JoinGroup"
+                   for name in request.assignors}
+        if offered and protocol == "classic" and offered != claimed_assignors(config):
+            problems.append(
+                "the run reported a consumer with partition.assignment.strategy="
+                f"{','.join(sorted(claimed_assignors(config)))}, but it offered its group "
+                f"{','.join(sorted(offered))}")
+    return problems
+
+
+def offset_reset(run: Run, name: str, config: dict[str, Any]) -> list[str]:
+    """A consumer reported to start from the earliest offset that asked the broker only
+    for the latest (ListOffsets with timestamp -1, never -2). The other way round is no
+    contradiction: a consumer may assign its partitions at their beginning itself."""
+    reset = str(config.get("auto.offset.reset", "latest")).lower()
+    asked = asked_offsets(run.wire, name)
+    if reset in ("earliest", "smallest", "beginning") and asked and asked <= {LATEST_OFFSET}:
+        return [f"the run reported a consumer with auto.offset.reset={reset}, but it asked "
+                "the broker for the latest offsets only"]
+    return []
 
 
 def deliveries(run: Run) -> list[str]:

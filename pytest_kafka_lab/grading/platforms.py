@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kafka_lab.grading.course import EXERCISE_FILES
+from pytest_kafka_lab.grading.readings import readings
 from pytest_kafka_lab.grading.report import (
     Check,
     Exercise,
@@ -71,6 +72,12 @@ def gradescope_results(grade: Grade) -> dict[str, Any]:
     }
 
 
+def plain_text(text: str) -> str:
+    """A message as plain text: Gradescope shows ``output_format`` text as it is, so the
+    Markdown code marks the checks' messages carry (`flush()`) are taken out."""
+    return re.sub(r"`+([^`]*)`+", r"\1", text)
+
+
 def gradescope_test(exercise: Exercise, exercise_no: str, number: int, check: Check
                     ) -> dict[str, Any]:
     return {
@@ -80,11 +87,33 @@ def gradescope_test(exercise: Exercise, exercise_no: str, number: int, check: Ch
         "max_score": check.points,
         # Gradescope knows passed and failed only: an error or a missing file fails.
         "status": "passed" if check.status == "passed" else "failed",
-        "output": student_text(exercise, check),
+        "output": plain_text(student_text(exercise, check)),
         "output_format": "text",
         "tags": [exercise.id],
         "visibility": "visible",
     }
+
+
+def gradescope_not_graded(reason: str, grader_fault: bool, detail: str = "") -> dict[str, Any]:
+    """Gradescope's ``results.json`` for a submission that was not graded: one with
+    nothing to grade (``reason`` tells the student what to upload), or one the grader
+    failed on (``grader_fault``: the student is told it is no fault of theirs, and the
+    staff get ``detail``, such as the grader's output, in a test hidden from students)."""
+    if grader_fault:
+        output = (f"The autograder could not grade this submission: {reason}\n"
+                  "This is a fault of the autograder, not of your code; the course staff "
+                  "can see what went wrong and will grade it again.")
+    else:
+        output = reason[:1].upper() + reason[1:]
+    results: dict[str, Any] = {"score": 0, "output": output, "output_format": "text",
+                               "tests": []}
+    if grader_fault:
+        results["extra_data"] = {"grader_error": reason}
+        results["tests"].append({
+            "name": "autograder failure (for the staff)", "score": 0, "max_score": 0,
+            "status": "failed", "output": f"{reason}\n\n{detail}".strip(),
+            "output_format": "text", "visibility": "hidden"})
+    return results
 
 
 # --- GitHub Classroom --------------------------------------------------------------------
@@ -104,10 +133,14 @@ def classroom_result(grade: Grade) -> dict[str, Any]:
 
 
 def classroom_status(grade: Grade) -> str:
-    """``fail`` if a check failed or an exercise is missing, else ``error`` if one could not
-    run, else ``pass``; the reporter fails the job on either of the first two."""
-    statuses = {CLASSROOM_STATUS[c.status] for e in grade.ordered() for c in e.checks}
-    return next((status for status in ("fail", "error") if status in statuses), "pass")
+    """``pass``: the grading ran to its end, whatever points it gave. The reporter
+    (``autograding-grading-reporter``) fails the job on a result of ``fail`` or ``error``,
+    and a lost point is the student's grade, not a failed job: each test keeps its own
+    status, and a workflow fails the job on lost points only where the instructor asks
+    (``fail-on-lost-points``). A grading that could not run writes no result at all, and
+    its command fails the job with the reason."""
+    del grade  # every grade written is a grading that ran
+    return "pass"
 
 
 def classroom_test(exercise: Exercise, check: Check) -> dict[str, Any]:
@@ -149,9 +182,36 @@ def readme_link(base_url: str = "", exercise: Exercise | None = None) -> str:
     return f"{base}README.md#{github_anchor(heading)}"
 
 
+def accepts_heading(exercise: Exercise) -> str:
+    return f"What the grader accepts for {exercise.id}"
+
+
+def accepts_link(base_url: str, exercise: Exercise) -> str:
+    """Where the feedback sends a student for what the grader accepts for ``exercise``: the
+    published README (``base_url``), or else a section at the end of the feedback itself
+    (a README.md beside the feedback is in no student's repository)."""
+    if base_url or exercise.id not in readings():
+        return readme_link(base_url, exercise)
+    return "#" + github_anchor(accepts_heading(exercise))
+
+
+def accepts_sections(grade: Grade, base_url: str) -> list[str]:
+    """The readings of each exercise that lost points, quoted, where no published README
+    is linked instead."""
+    if base_url:
+        return []
+    lines: list[str] = []
+    for exercise in grade.worst_first():
+        text = readings().get(exercise.id)
+        if exercise.status != "passed" and text:
+            lines += ["", f"### {accepts_heading(exercise)}", "", text]
+    return ["", "## What the grader accepts", *lines] if lines else []
+
+
 def feedback_markdown(grade: Grade, base_url: str = "") -> str:
     """What cost points, worst first: per exercise its points, then each check that failed
-    with its message and a link to what the grader accepts for that exercise."""
+    with its message and a link to what the grader accepts for that exercise: in the
+    published README under ``base_url``, else in a section of this feedback."""
     lines = [f"# Kafka lab feedback: {grade.points}/{grade.max_points} points", "",
              "| exercise | status | points |", "|---|---|---|"]
     lines += [f"| {e.name} | {e.status} | {e.points}/{e.max_points} |"
@@ -159,7 +219,7 @@ def feedback_markdown(grade: Grade, base_url: str = "") -> str:
     for exercise in grade.worst_first():
         if exercise.status == "passed":
             continue
-        link = readme_link(base_url, exercise)
+        link = accepts_link(base_url, exercise)
         lines += ["", f"## {exercise.name}: {exercise.points}/{exercise.max_points} points",
                   ""]
         accepts = f"[What the grader accepts for {exercise.id}]({link})"
@@ -170,6 +230,7 @@ def feedback_markdown(grade: Grade, base_url: str = "") -> str:
             lines += feedback_item(exercise, group, accepts)
     if all(e.status == "passed" for e in grade.exercises.values()):
         lines += ["", "Every check passed."]
+    lines += accepts_sections(grade, base_url)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from pytest_kafka_lab.config import LAB_OPTIONS, add_options
 from pytest_kafka_lab.grading import fixtures
 from pytest_kafka_lab.grading.course import EXERCISE_FILES, LONGEST_FIRST, course_dir
 from pytest_kafka_lab.grading.fixtures import (
@@ -70,21 +71,8 @@ CHECK_PROPERTY = "kafka_lab_check"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kafka-lab-grading", "grading course submissions")
-    for name, text in (
-        ("submission", "the submission folder to grade (default: the reference solutions)"),
-        ("report", "write the grade as JSON to this file"),
-        ("timeout", "seconds one run of a submission may take (default 60)"),
-        ("points", "TOML file of points per check ([ex5] then check_name = 2); default 1 each"),
-        ("gradescope", "write Gradescope's autograder results.json to this file"),
-        ("classroom", "write GitHub Classroom's grader result to this file (JSON) and its "
-                      "base64 step output to FILE.b64"),
-        ("feedback", "write Markdown feedback for the student to this file"),
-        ("feedback_base_url", "where pytest-kafka-lab's README.md is published, for the "
-                              "feedback's links (default: README.md, relative)"),
-    ):
-        group.addoption(f"--lab-{name.replace('_', '-')}", dest=f"lab_{name}", help=text)
-        parser.addini(f"lab_{name}", text)
+    # Declared, with their defaults, in the settings model (``config.LAB_OPTIONS``).
+    add_options(parser, LAB_OPTIONS, ("kafka-lab-grading", "grading course submissions"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

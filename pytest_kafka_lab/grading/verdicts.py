@@ -52,7 +52,7 @@ def require_ran(run: Run) -> Run:
     """Raise ``SubmissionError`` when the submission could not even start its work, or
     tried to reach outside its folder (which the kernel refused), or reported of itself
     what the wire or its output contradicts."""
-    problem = outside_access(run) or unfit_function(run)
+    problem = outside_access(run) or unfit_function(run) or flooded(run)
     if problem:
         raise SubmissionError(problem)
     require_honest(run)
@@ -71,6 +71,15 @@ def last_traceback(stderr: str, longest: int = 4000) -> str:
     start = stderr.rfind(TRACEBACK)
     quoted = stderr[start:] if start >= 0 else stderr[-800:]
     return quoted[-longest:]
+
+
+def flooded(run: Run) -> str | None:
+    """Why the grader stopped reading the run's events (a cap passed), or None."""
+    if run.flooded is None:
+        return None
+    return (f"{run.flooded}; the grader stopped reading them there, so this run cannot "
+            "be judged (the course's own exercise 6 sends under a tenth of that): send no "
+            "more messages than the exercise asks, and nothing to the grader's channel")
 
 
 def outside_access(run: Run) -> str | None:

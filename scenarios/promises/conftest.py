@@ -10,7 +10,7 @@ is started, not one per worker. Each promise heals what it broke before the next
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,9 +22,8 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from pytest_kafka_lab import factories
 from pytest_kafka_lab.backends import KafkaBroker
-from pytest_kafka_lab.backends.cluster import LocalCluster
-from pytest_kafka_lab.lifecycle import holder_of
 from pytest_kafka_lab.readers import client_config
 
 # A member that dies without leaving is noticed after this long: the promises that kill a
@@ -33,12 +32,9 @@ SESSION_TIMEOUT_MS = 3000
 HEARTBEAT_INTERVAL_MS = 500
 
 
-@pytest.fixture(scope="session")
-def kafka_cluster(pytestconfig: pytest.Config) -> Iterator[LocalCluster]:
-    """The run's local cluster of three KRaft nodes (replication 3, min.insync.replicas=2),
-    or the session's broker under ``--kafka-brokers 3``."""
-    with holder_of(pytestconfig).cluster_of_three() as cluster:
-        yield cluster
+# The run's local cluster of three KRaft nodes (replication 3, min.insync.replicas=2), or
+# the session's broker under ``--kafka-brokers 3``.
+kafka_cluster = factories.kafka_proc(nodes=3)
 
 
 def shorten_sessions(broker: Any, group: str, protocol: str) -> dict[str, Any]:

@@ -17,6 +17,13 @@ PRINTED = (
 )
 
 MUTANTS = [
+    # Orders numbered from 0: ORD-00000 is there, ORD-00100 is not.
+    Mutant("ex1", "off by one", FILE,
+           (("    for order_id in range(1, NUM_ORDERS + 1):\n",
+             "    for order_id in range(NUM_ORDERS):\n"),),
+           "all_100_orders_arrive_exactly_once",
+           r"holds 100 messages, missing ORD-00100, unexpected ORD-00000 \(the course numbers "
+           r"its orders from ORD-00001 to ORD-00100\)"),
     Mutant("ex1", "no key", FILE, ((KEYED, ""),),
            "each_order_is_keyed_by_its_customer_id", r"without a key"),
     Mutant("ex1", "key by order id", FILE,

@@ -17,8 +17,10 @@ MUTANTS = [
     Mutant("ex2", "reads from the latest offset", FILE,
            (('        "auto.offset.reset": "earliest",\n', ""),),
            "joins_order_processor_from_the_earliest_offset",
-           r"no auto\.offset\.reset \(librdkafka's default is latest\): a new group then "
-           r"starts at the end of each partition, so it skipped the 37 orders already waiting"),
+           r"group\.id='order-processor', no auto\.offset\.reset \(librdkafka's default is "
+           r"latest\) and subscribed to 'orders': .* no auto\.offset\.reset \(librdkafka's "
+           r"default is latest\): a new group then starts at the end of each partition, so it "
+           r"skipped the 37 orders already waiting"),
     Mutant("ex2", "commits every 5", FILE, (("COMMIT_EVERY = 10", "COMMIT_EVERY = 5"),),
            "commits_after_every_10th_message",
            r"committed after messages 10, 20, 30 and at no other time; "

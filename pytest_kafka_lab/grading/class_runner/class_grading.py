@@ -32,8 +32,10 @@ from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.grading.class_runner.class_list import Submission
 from pytest_kafka_lab.grading.class_runner.class_progress import ClassProgress
 from pytest_kafka_lab.grading.class_runner.gradebook import Grade, Gradebook
+from pytest_kafka_lab.grading.class_runner.submission_files import nothing_to_grade, ungraded
 from pytest_kafka_lab.grading.class_runner.submission_run import (
     GradingCancelled,
+    GradingRefused,
     Runs,
     RunSettings,
     grade_submission,
@@ -132,7 +134,7 @@ def graded_safely(submission: Submission, bootstrap: str | None, settings: RunSe
     """``grade_submission``, with a crash of the grader itself kept to this row."""
     try:
         return grade_submission(submission, bootstrap, settings, runs)
-    except GradingCancelled:
+    except (GradingCancelled, GradingRefused):
         raise
     except Exception as error:
         LOG.exception("grading %s crashed", submission.name)
@@ -154,10 +156,25 @@ class ClassGrader:
         self.grades: list[Grade] = []
 
     def run(self) -> list[Grade]:
+        self.note_nothing_to_grade()
         while self.pending or self.running:
             self.start_while_brokers_allow()
             self.collect_finished()
         return self.grades
+
+    def note_nothing_to_grade(self) -> None:
+        """Grade at once, with no run and no broker, the folders that hold none of the
+        course's files: their note says what they hold."""
+        for submission in list(self.pending):
+            note = nothing_to_grade(submission.folder)
+            if note is None:
+                continue
+            self.pending.remove(submission)
+            grade = ungraded(submission.name, submission.folder, note)
+            self.progress.started(submission.name)
+            self.grades.append(grade)
+            self.book.add(grade)
+            self.progress.finished(submission.name, grade)
 
     def start_while_brokers_allow(self) -> None:
         """Give each idle broker a submission, starting brokers up to ``jobs``: one by

@@ -9,10 +9,16 @@ wall-clock limit tripped: then ``timed_out`` is true too). The report's ``isolat
 (``{"in_force": [layer, ...], "refused": {layer: why}}``: the layers of isolation its
 runs had) stays in the JSON row; the CSV's ``refused`` column lists the layers refused
 (``none`` when every layer held, empty when no run said, as when grading wrote no report).
+
+Also added: ``note`` (the folder graded was one down, or there was nothing to grade:
+then ``nothing_to_grade`` is true, and no run was made), ``left_out`` (what of the folder
+no run needed: virtual environments, caches, large files). In the JSON, a check's
+``points`` is what it earned and its ``max_points`` what it is worth, as an exercise's.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -60,9 +66,20 @@ def refused_layers(grade: Grade) -> str:
 def row(grade: Grade) -> list[str | int]:
     cells = [cell(grade, exercise) for exercise in EXERCISES]
     total = sum(value for value in cells if isinstance(value, int))
-    error = str(grade.get("error") or "").strip()
-    return [name_of(grade), *cells, total, error.splitlines()[0] if error else "",
+    note = str(grade.get("error") or grade.get("note") or "").strip()
+    return [name_of(grade), *cells, total, note.splitlines()[0] if note else "",
             refused_layers(grade)]
+
+
+def with_points_earned(grade: Grade) -> Grade:
+    """The grade with each check's ``points`` what it earned and ``max_points`` what it
+    is worth, as an exercise's are (a report gives a check's worth as its ``points``)."""
+    grade = copy.deepcopy(grade)
+    for exercise in grade.get("exercises", {}).values():
+        for check in exercise.get("checks", []):
+            worth = check.setdefault("max_points", check.get("points", 1))
+            check["points"] = worth if check.get("status") == "passed" else 0
+    return grade
 
 
 def row_line(grade: Grade) -> str:
@@ -110,7 +127,7 @@ class Gradebook:
         replace_file(self.full, "[]\n")
 
     def add(self, grade: Grade) -> None:
-        self.grades.append(grade)
+        self.grades.append(with_points_earned(grade))
         with self.table.open("a", newline="") as sheet:
             csv.writer(sheet).writerow(row(grade))
         replace_file(self.full, json.dumps(self.grades, indent=2) + "\n")
@@ -124,12 +141,18 @@ class Gradebook:
         replace_file(self.full, json.dumps(self.grades, indent=2) + "\n")
         return self.table, self.full
 
+    def discard(self) -> None:
+        """Remove the gradebook's files: a grading that failed before any grade leaves
+        no empty gradebook to be mistaken for one."""
+        for path in (self.table, self.full):
+            path.unlink(missing_ok=True)
+
 
 def write_gradebook(grades: Iterable[Grade], out: Path) -> tuple[Path, Path]:
     """``out.csv`` and ``out.json`` of ``grades``, in the class's order."""
     book = Gradebook(out)
     book.start()
-    book.grades.extend(grades)
+    book.grades.extend(with_points_earned(grade) for grade in grades)
     return book.finish()
 
 

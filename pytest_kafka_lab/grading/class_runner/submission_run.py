@@ -26,8 +26,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from pytest_kafka_lab.grading.class_runner.class_list import Submission
 from pytest_kafka_lab.grading.class_runner.gradebook import Grade
+from pytest_kafka_lab.grading.class_runner.lane_reset import Lanes, reset_after
+from pytest_kafka_lab.grading.class_runner.submission_files import prepare
 from pytest_kafka_lab.processes import kill_group
 
 # How long a stopped run may tidy up (its sandboxes, its clients) before it is killed.
@@ -81,6 +85,7 @@ class Runs:
         self._lock = threading.Lock()
         self._running: set[subprocess.Popen[bytes]] = set()
         self.cancelled = threading.Event()
+        self.lanes = Lanes()  # each lane's broker, reset after each of its submissions
 
     def start(self, command: list[str], cwd: Path, output: Path, env: dict[str, str]
               ) -> subprocess.Popen[bytes]:
@@ -107,6 +112,23 @@ class Runs:
 
 class GradingCancelled(Exception):
     """The class's grading was interrupted; this submission has no grade."""
+
+
+class GradingRefused(Exception):
+    """pytest refused a run's command line (a usage error: a points file naming a check
+    the course lacks, say). Every submission's run would be refused alike, so the class's
+    grading stops; the message is pytest's."""
+
+
+def refuse_a_usage_error(returncode: int | None, output: Path) -> None:
+    """Raise ``GradingRefused`` with pytest's own words when the run ended in a usage
+    error."""
+    if returncode != pytest.ExitCode.USAGE_ERROR:
+        return
+    said = [line.removeprefix("ERROR: ").strip() for line in tail(output).splitlines()
+            if line.startswith("ERROR: ")]
+    raise GradingRefused("; ".join(said) or "pytest refused the run's command line:\n"
+                         + tail(output))
 
 
 def signal_run(process: subprocess.Popen[bytes], sig: int) -> None:
@@ -150,11 +172,13 @@ def grade_submission(submission: Submission, bootstrap: str | None, settings: Ru
     own, see ``RunSettings.workers``): its ``--lab-report``, or an ``error`` grade when the
     run wrote none or overran the wall-clock limit."""
     started = time.monotonic()
+    lane = runs.lanes.before(bootstrap)
     with tempfile.TemporaryDirectory(prefix="kafka-lab-grade-") as scratch:
         report, output = Path(scratch) / "grade.json", Path(scratch) / "pytest.log"
         workdir = Path(scratch) / "cwd"  # empty: nothing there for Python or pytest to load
         workdir.mkdir()
-        process = runs.start(settings.command(submission.folder, report, bootstrap),
+        prepared = prepare(submission.folder, Path(scratch))
+        process = runs.start(settings.command(prepared.folder, report, bootstrap),
                              workdir, output, settings.environment())
         try:
             process.wait(settings.submission_limit)
@@ -166,10 +190,13 @@ def grade_submission(submission: Submission, bootstrap: str | None, settings: Ru
             runs.finished(process)
         if runs.cancelled.is_set():
             raise GradingCancelled
+        refuse_a_usage_error(process.returncode, output)
         grade = read_report(report, output, overran, settings.submission_limit)
     grade.update(name=submission.name, submission=str(submission.folder),
                  broker=bootstrap or settings.own_brokers(),
                  seconds=round(time.monotonic() - started, 1))
+    grade.update(prepared.annotations())
+    reset_after(lane, grade)
     return grade
 
 

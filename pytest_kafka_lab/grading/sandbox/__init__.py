@@ -74,6 +74,8 @@ class Run:
     # grader's proxy (the run's own, in front of the lab broker); witnessed: there was one.
     wire: list[Exchange] = field(default_factory=list)
     witnessed: bool = False
+    # Why the grader stopped reading its events (a cap of its channel passed), or None.
+    flooded: str | None = None
 
     def of(self, kind: str, **match: Any) -> list[Event]:
         """The events of ``kind`` whose fields equal ``match``."""
@@ -172,6 +174,7 @@ class SubmissionProcess(ReportingProcess):
             isolation=self.containment.isolation,
             wire=wire,
             witnessed=self.proxy is not None,
+            flooded=self.channel.overflow,
         )
 
     def end_everything(self) -> None:
@@ -319,7 +322,8 @@ class Sandbox:
             return SubmissionProcess(
                 self.contained(command, ruleset), workdir, marker,
                 cwd=workdir / "submission", env=environment,
-                preexec_fn=self.preparation(ruleset, run_cgroups), confined=ruleset is not None,
+                preexec_fn=self.preparation(ruleset, run_cgroups, workdir),
+                confined=ruleset is not None,
                 channel=RunChannel(plans), proxy=proxy, containment=containment,
                 pass_fds=[ruleset] if ruleset is not None and containment.namespaced else [])
         except BaseException:
@@ -352,12 +356,12 @@ class Sandbox:
             return command
         return self.layers.namespaces.supervised(self.library.supervisor, ruleset, command)
 
-    def preparation(self, ruleset: int | None, run_cgroups: RunCgroups | None
-                    ) -> Callable[[], None]:
+    def preparation(self, ruleset: int | None, run_cgroups: RunCgroups | None,
+                    workdir: Path | None = None) -> Callable[[], None]:
         """What the child does between fork and exec, in this order: its own session and
         death with the grader; the file caps; its cgroups (before it can start anything);
-        then its namespaces (the supervisor confines it, once ``/proc`` is its own) or,
-        without them, Landlock at once."""
+        then its namespaces and its ``workdir`` on a capped tmpfs there (the supervisor
+        confines it, once ``/proc`` is its own) or, without them, Landlock at once."""
         spaces = self.layers.namespaces
         shared_memory_rights = confinement.handled_rights() & ~confinement.MAKE_DEVICE \
             if ruleset is not None else 0
@@ -368,7 +372,7 @@ class Sandbox:
             if run_cgroups is not None:
                 run_cgroups.join()
             if spaces is not None:
-                spaces.enter(ruleset, shared_memory_rights)
+                spaces.enter(ruleset, shared_memory_rights, workdir)
             elif ruleset is not None:
                 confinement.enter(ruleset)
 

@@ -7,6 +7,14 @@ the run's reach: a run can add events, never retract or reorder one. A question
 (``ask``) is answered from the run's failure plans, which never enter the run: the
 grader decides which call fails, and records its own decision as an event
 (``source: "grader"``), so that an injected failure is known from the grader alone.
+
+What a run may send is capped (``EVENTS_MAX`` events, ``EVENT_BYTES_MAX`` bytes,
+``CHANNELS_MAX`` sockets, one per process that reported): past a cap the grader closes
+every socket of the run, reads nothing more and says why (``overflow``), which the
+verdict blames on the submission. Honest work stays far below: the course's exercise 6,
+every configuration with 10,000 messages, sends about 360,000 events of about 220 bytes.
+A stored event takes about 1.4 KB of the grader's memory, so a run holds at most about
+0.55 GB of it, however much it sends.
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ from typing import Any
 from pytest_kafka_lab.events import Event
 
 PACKET_LIMIT = 65536
+EVENTS_MAX = 400_000
+EVENT_BYTES_MAX = 96 * 1024 * 1024
+CHANNELS_MAX = 1024
 CHANNEL_VARIABLE = "KAFKA_LAB_CHANNEL"
 
 
@@ -53,6 +64,10 @@ class RunChannel:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._mine, selectors.EVENT_READ)
         self._closed = False
+        self.received = 0  # bytes of events, all sockets together
+        self.channels = 1
+        # Why the grader stopped reading the run's events (a cap passed), or None.
+        self.overflow: str | None = None
         # Questions answered, per (pid, function, ident), that no outcome has used yet.
         self._asked: dict[tuple[Any, str, str], int] = {}
         self._thread = threading.Thread(target=self._serve, name="kafka-lab run channel",
@@ -92,6 +107,8 @@ class RunChannel:
                 self._receive(key.fileobj)  # type: ignore[arg-type]
 
     def _receive(self, sock: socket.socket) -> None:
+        if self.overflow is not None:  # its sockets closed by an earlier packet of this round
+            return
         try:
             data, fds, _, _ = socket.recv_fds(sock, PACKET_LIMIT, 4, socket.MSG_DONTWAIT)
         except BlockingIOError:
@@ -101,6 +118,13 @@ class RunChannel:
         if not data:
             self._selector.unregister(sock)
             sock.close()
+            return
+        self.received += len(data)
+        if self.received > EVENT_BYTES_MAX or len(self._events) >= EVENTS_MAX:
+            for descriptor in fds:
+                socket.close(descriptor)
+            self._stop_reading(f"{len(self._events):,} events in {self.received:,} bytes "
+                               f"(at most {EVENTS_MAX:,} events, {EVENT_BYTES_MAX:,} bytes)")
             return
         try:
             event = json.loads(data)
@@ -118,6 +142,14 @@ class RunChannel:
         event.pop("source", None)  # "grader" is the grader's word alone
         if event["kind"] == "channel" and fds:
             child = socket.socket(fileno=fds.pop(0))
+            self.channels += 1
+            if self.channels > CHANNELS_MAX:
+                child.close()
+                for descriptor in fds:
+                    socket.close(descriptor)
+                self._stop_reading(f"{self.channels:,} processes reporting (at most "
+                                   f"{CHANNELS_MAX:,})")
+                return
             self._selector.register(child, selectors.EVENT_READ)
         for descriptor in fds:
             socket.close(descriptor)
@@ -156,6 +188,15 @@ class RunChannel:
                              "time": time.time(), "pid": event.get("pid"),
                              "source": "grader"})
         return {"inject": True, "message": message}
+
+    def _stop_reading(self, why: str) -> None:
+        """Past a cap: close every socket of the run (the lock held); its events so far
+        are kept, nothing more is read."""
+        self.overflow = f"the submission sent the grader {why}"
+        for key in list(self._selector.get_map().values()):
+            self._selector.unregister(key.fileobj)
+            with contextlib.suppress(OSError):
+                key.fileobj.close()  # type: ignore[union-attr]
 
     def close(self) -> None:
         """Take in what is left, then close every socket (the run has ended)."""

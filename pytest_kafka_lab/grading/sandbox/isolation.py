@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kafka_lab.grading.sandbox import cgroups, confinement, namespaces
-from pytest_kafka_lab.grading.sandbox.namespaces import SHARED_MEMORY_SIZE
+from pytest_kafka_lab.grading.sandbox.namespaces import FOLDER_SIZE, SHARED_MEMORY_SIZE
 
 FILE_SIZE_MAX = 64 * 1024 * 1024
 MIB = 1024 * 1024
@@ -35,6 +35,7 @@ NAMES = {
     "pids_cap": f"at most {cgroups.PIDS_MAX} tasks",
     "memory_cap": f"at most {cgroups.MEMORY_MAX // MIB} MiB of memory",
     "file_size_cap": f"files of at most {FILE_SIZE_MAX // MIB} MiB",
+    "folder_cap": f"at most {FOLDER_SIZE // MIB} MiB written in its folder (a tmpfs)",
     "unprivileged_uid": "an unprivileged user",
 }
 
@@ -51,6 +52,7 @@ class Isolation:
     pids_cap: bool = False
     memory_cap: bool = False
     file_size_cap: bool = False
+    folder_cap: bool = False
     unprivileged_uid: bool = False
     refused: tuple[tuple[str, str], ...] = ()
 
@@ -107,6 +109,7 @@ def assess(landlock: str | None, network: str | None,
         "pids_cap": controllers.get("pids", "not tried"),
         "memory_cap": controllers.get("memory", "not tried"),
         "file_size_cap": file_size_refused(),
+        "folder_cap": spaces,
         "unprivileged_uid": uid_refused(),
     }
     return Isolation(**{layer: why is None for layer, why in reasons.items()},

@@ -6,7 +6,9 @@ mount namespace (with a user namespace of its own where the grader lacks
 namespace), mounts a private ``/dev/shm`` of bounded size (multiprocessing's semaphores
 live there; the grader's is shared by every process of the machine), grants the run
 that folder in its Landlock ruleset (a rule names a mount: the grader's ``/dev/shm`` is
-another), then execs the supervisor (``inside/supervisor.py``), whose first child is
+another), mounts a size-capped tmpfs over the run's own folder (its writable copy of the
+submission, its ``HOME`` and ``TMPDIR``) with a copy of the submission in it, grants that
+too, then execs the supervisor (``inside/supervisor.py``), whose first child is
 the namespace's init: a fresh ``/proc``, the command as PID 2, and when the command
 ends, the kernel kills everything left in the namespace.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -43,6 +46,11 @@ CAP_SYS_ADMIN = 21
 MS_NOSUID, MS_NODEV = 2, 4
 SHARED_MEMORY_SIZE = 64 * 1024 * 1024  # a run's /dev/shm: a tmpfs, charged to its memory
 SHARED_MEMORY = "/dev/shm"
+# All a run may write in its own folder, together (the folder is a tmpfs of this size, in
+# memory, charged to the run's memory cap): RLIMIT_FSIZE caps each file alone.
+FOLDER_SIZE = 256 * 1024 * 1024
+COPIED = "submission"  # the part of the run's folder copied into its tmpfs
+CHUNK = 1024 * 1024
 PROBE_TIMEOUT = 20.0
 # The probe's command, under the supervisor: it must be PID 2, see only itself and init
 # in /proc, and write to a /dev/shm of the run's own size.
@@ -66,9 +74,11 @@ class Namespaces:
     def flags(self) -> int:
         return CLONE_NEWPID | CLONE_NEWNS | (CLONE_NEWUSER if self.user else 0)
 
-    def enter(self, ruleset: int | None, shared_memory_rights: int) -> None:
+    def enter(self, ruleset: int | None, shared_memory_rights: int,
+              folder: Path | None = None) -> None:
         """In the child, before it execs the supervisor: the namespaces, a private
-        ``/dev/shm``, and that folder in the run's Landlock ``ruleset``."""
+        ``/dev/shm``, the run's ``folder`` on a capped tmpfs (``own_folder``), and both
+        in the run's Landlock ``ruleset``."""
         # Held until the supervisor can forward them (the mask survives exec): a Ctrl-C
         # that comes while it starts reaches the command, never kills the supervisor.
         signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
@@ -81,6 +91,10 @@ class Namespaces:
               f"size={SHARED_MEMORY_SIZE},mode=1777")
         if ruleset is not None:
             allow_beneath(ruleset, SHARED_MEMORY, shared_memory_rights)
+        if folder is not None:
+            own_folder(folder)
+            if ruleset is not None:
+                allow_beneath(ruleset, str(folder), shared_memory_rights)
 
     @staticmethod
     def supervised(supervisor: Path, ruleset: int | None, command: Sequence[str]
@@ -88,6 +102,49 @@ class Namespaces:
         """The command line that runs ``command`` under its supervisor."""
         return [sys.executable, "-I", "-S", str(supervisor),
                 NO_RULESET if ruleset is None else str(ruleset), "--", *command]
+
+
+def own_folder(folder: Path) -> None:
+    """Over ``folder`` (the run's, in its mount namespace alone), a tmpfs of
+    ``FOLDER_SIZE``, holding a copy of its ``COPIED`` part: all the run writes there is
+    capped together, and gone with the namespace. What the grader opened in it before
+    (the run's stdout and stderr) stays open on the grader's disk."""
+    cwd = os.getcwd()  # set before this runs, on the folder's disk copy beneath the tmpfs
+    source = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        mount("tmpfs", str(folder), "tmpfs", MS_NOSUID | MS_NODEV,
+              f"size={FOLDER_SIZE},mode=0700")
+        copy_beneath(source, COPIED, folder)
+    finally:
+        os.close(source)
+    os.chdir(cwd)  # the same path, now the tmpfs copy
+
+
+def copy_beneath(source: int, top: str, target: Path) -> None:
+    """Copy ``top`` (relative to the folder open as ``source``) into ``target``: folders,
+    files and symbolic links, with their modes."""
+    for path, _, files, fd in os.fwalk(top, dir_fd=source):
+        here = target / path
+        here.mkdir(mode=stat.S_IMODE(os.stat(fd).st_mode) | stat.S_IRWXU, exist_ok=True)
+        for name in files:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode):
+                os.symlink(os.readlink(name, dir_fd=fd), here / name)
+            elif stat.S_ISREG(info.st_mode):
+                copy_file(fd, name, here / name, stat.S_IMODE(info.st_mode))
+
+
+def copy_file(folder: int, name: str, target: Path, mode: int) -> None:
+    reader = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folder)
+    try:
+        writer = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            while chunk := os.read(reader, CHUNK):
+                os.write(writer, chunk)
+        finally:
+            os.close(writer)
+    finally:
+        os.close(reader)
 
 
 def map_to_root(uid: int, gid: int) -> None:

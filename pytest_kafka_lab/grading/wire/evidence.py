@@ -15,6 +15,8 @@ from typing import Any
 from pytest_kafka_lab.grading.wire.proxy import Exchange
 
 ACKS_NAMES = {0: "0", 1: "1", -1: "all"}
+# ListOffsets' timestamps that ask for an end of a partition rather than a time.
+LATEST_OFFSET, EARLIEST_OFFSET = -1, -2
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,55 @@ def offered_assignors(wire: Iterable[Exchange], group: str) -> set[str]:
         if exchange.request.get("group_id") == group:
             names.add(str(exchange.request.get("server_assignor") or "consumer-protocol"))
     return names
+
+
+@dataclass(frozen=True)
+class GroupRequest:
+    """A request by which a member joined, or stayed in, its group."""
+
+    api: str  # JoinGroup (the classic protocol), or ConsumerGroupHeartbeat
+    group: str
+    assignors: tuple[str, ...]  # the JoinGroup's protocols, or the heartbeat's server_assignor
+
+
+def group_requests(wire: Iterable[Exchange], client_id: str) -> list[GroupRequest]:
+    """The JoinGroup and ConsumerGroupHeartbeat requests whose ``client.id`` is
+    ``client_id``, in the order sent."""
+    found = []
+    for exchange in wire:
+        if exchange.refused or exchange.client_id != client_id:
+            continue
+        request = exchange.request
+        if exchange.api == "JoinGroup":
+            assignors = tuple(str(protocol.get("name")).lower()
+                              for protocol in request.get("protocols") or [])
+        elif exchange.api == "ConsumerGroupHeartbeat":
+            assignors = tuple(filter(None, [request.get("server_assignor")]))
+        else:
+            continue
+        found.append(GroupRequest(exchange.api, str(request.get("group_id")), assignors))
+    return found
+
+
+def asked_offsets(wire: Iterable[Exchange], client_id: str) -> set[int]:
+    """The timestamps the client named ``client_id`` asked ListOffsets for: -2 for a
+    partition's earliest offset, -1 for its latest, else a time."""
+    return {int(partition.get("timestamp", 0))
+            for exchange in exchanges(wire, "ListOffsets") if exchange.client_id == client_id
+            for topic in exchange.request.get("topics") or []
+            for partition in topic.get("partitions") or []}
+
+
+def left_group(wire: Iterable[Exchange], client_id: str) -> bool:
+    """Whether the client named ``client_id`` told its group it was leaving: a LeaveGroup
+    (the classic protocol), or a ConsumerGroupHeartbeat with a leaving epoch (-1, or -2
+    for a static member)."""
+    for exchange in exchanges(wire, "LeaveGroup"):
+        if exchange.client_id == client_id:
+            return True
+    return any(exchange.client_id == client_id
+               and int(exchange.request.get("member_epoch", 0)) < 0
+               for exchange in exchanges(wire, "ConsumerGroupHeartbeat"))
 
 
 def produce_settings(batches: Iterable[SentBatch]) -> Counter[tuple[str, str, bool]]:
