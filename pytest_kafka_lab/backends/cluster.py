@@ -144,8 +144,10 @@ class LocalCluster(BrokerBase):
         that node alone."""
         from confluent_kafka.admin import AdminClient
 
-        return {node.node_id: AdminClient({"bootstrap.servers": node.bootstrap_servers,
-                                           "logger": QUIET_LOGGER})
+        def settings(node: KraftNode) -> dict[str, Any]:
+            return {"bootstrap.servers": node.bootstrap_servers, "logger": QUIET_LOGGER}
+
+        return {node.node_id: AdminClient(settings(node))
                 for node in self.nodes if node.node_id not in self.stopped}
 
     def wait_for_brokers(self, expected: set[int], timeout: float = 30.0) -> None:

@@ -105,8 +105,9 @@ class Lane:
         self.bootstrap = bootstrap
         # Quiet: a lane's broker replaced after a submission overran leaves this client
         # calling an address that is gone, which must not fill the grader's output.
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": GRADERS + "lane",
-                                  "logger": QUIET_LOGGER})
+        settings: dict[str, Any] = {"bootstrap.servers": bootstrap,
+                                    "client.id": GRADERS + "lane", "logger": QUIET_LOGGER}
+        self.admin = AdminClient(settings)
         self.wire = AdminWire.of(bootstrap)
         self.start = self.state()
         self.found_before: list[str] = []  # by the reset before the current submission
