@@ -21,7 +21,7 @@ from typing import Any
 
 from pytest_kafka_lab import detached
 from pytest_kafka_lab.backends.local import LocalBroker
-from pytest_kafka_lab.config import BY_NAME, LabConfig, add_argument, build_config
+from pytest_kafka_lab.config import BY_NAME, LAB_TIMEOUT, LabConfig, add_argument, build_config
 from pytest_kafka_lab.distribution import KAFKA_VERSION, resolve_distribution
 from pytest_kafka_lab.exceptions import KafkaLabError
 from pytest_kafka_lab.grading.class_runner.console_summary import EXERCISES
@@ -151,8 +151,7 @@ def add_check_parser(commands: Any) -> None:
     check.add_argument("--output", type=Path, default=None, metavar="DIR",
                        help="write FEEDBACK.md and the gradebook here (default: a folder in "
                        "the cache, named in the output)")
-    check.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                       help="seconds one run of your code may take (default 60)")
+    add_argument(check, LAB_TIMEOUT, "--timeout")  # pytest's --lab-timeout, its default
     check.add_argument("-j", "--jobs", default=None, metavar="N",
                        help="as kafka-lab grade -j (default: the machine's cores)")
     check.set_defaults(run=cmd_check)

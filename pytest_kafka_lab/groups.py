@@ -141,7 +141,7 @@ class ConsumerGroup:
             settings["enable.auto.commit"] = False
         self.commit_every = commit_every
         self.incremental = protocol == "consumer" or strategy == "cooperative-sticky"
-        self.config = client_config(**settings, **config)
+        self.config = client_config(**{**settings, **config})  # a property given wins
         self.members: list[Member] = []
         for _ in range(members):
             self.add_member()

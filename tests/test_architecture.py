@@ -102,3 +102,21 @@ def test_the_rules_can_see_an_import(tmp_path: Path) -> None:
     module.write_text("import json\nfrom pytest_kafka_lab.plugin import x\n"
                       "def f():\n    import pytest_kafka_lab.backends.local\n")
     assert imports_of(module) == {"pytest_kafka_lab.plugin", "pytest_kafka_lab.backends.local"}
+
+
+def named_in_the_architecture() -> set[str]:
+    """What ``docs/ARCHITECTURE.md`` writes in backticks: paths, file names, module names."""
+    import re
+
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    return {token.strip() for token in re.findall(r"`([^`\n]+)`", text)}
+
+
+def test_every_module_of_the_package_is_named_in_the_architecture() -> None:
+    """Each module has its line in ``docs/ARCHITECTURE.md``: by its path, its file name in
+    a row of its folder's, or its name in its folder's row (a package's ``__init__`` goes
+    with its folder)."""
+    named = named_in_the_architecture()
+    missing = [relative(path) for path in sources(PACKAGE) if path.name != "__init__.py"
+               and not {relative(path), path.name, path.stem} & named]
+    assert not missing, f"not in docs/ARCHITECTURE.md: {missing}"

@@ -14,9 +14,10 @@ from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends.base import free_port
 from pytest_kafka_lab.cli import main, parser
-from pytest_kafka_lab.config import LabConfig
+from pytest_kafka_lab.config import LAB_TIMEOUT, LabConfig, default_of
 from pytest_kafka_lab.detached import load
 from pytest_kafka_lab.grading.class_runner.grade_command import broker_config
+from pytest_kafka_lab.grading.fixtures import run_timeout
 
 
 def kafka_lab(*args: str, cache: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -177,6 +178,24 @@ def test_grade_reads_the_broker_options_as_pytest_does(tmp_path: Path) -> None:
     container = broker_config(parser().parse_args(
         ["grade", str(tmp_path), "--kafka-backend", "container"]))
     assert container.backend == "container"
+
+
+def test_every_front_end_takes_its_defaults_from_the_settings_model(
+    tmp_path: Path, pytestconfig: pytest.Config,
+) -> None:
+    """Each default is written once, in ``config`` (issue 20, item 3): the grader's run
+    timeout in pytest (``--lab-timeout``), ``kafka-lab grade`` and ``kafka-lab check``; the
+    broker's settings in ``LabConfig``, ``kafka-lab grade`` and ``kafka-lab up``."""
+    grade = parser().parse_args(["grade", str(tmp_path)])
+    check = parser().parse_args(["check"])
+    assert pytestconfig.getoption("lab_timeout") is None, "this run sets --lab-timeout"
+    assert grade.timeout == check.timeout == run_timeout(pytestconfig) \
+        == LAB_TIMEOUT.typed_default
+    graded = broker_config(grade)
+    for name in ("start_timeout", "heap", "jit", "port", "brokers", "image"):
+        assert getattr(graded, name) == getattr(LabConfig(), name) == default_of(name), name
+    up = parser().parse_args(["up"])
+    assert (up.heap, up.jit) == (default_of("heap"), default_of("jit"))
 
 
 def test_grade_refuses_a_file_given_for_a_submission_folder(

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import ConsumerGroupState, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
+from pytest_kafka_lab.grading.group_eviction import EvictionError, evict_members
 from pytest_kafka_lab.topics import create_topic, delete_topics
 from pytest_kafka_lab.waiting import wait_for
 
@@ -29,9 +30,13 @@ TOPICS: dict[str, int] = {
 }
 GROUPS = ("order-processor", "order-processor-dlq", "scaling-demo", "payment-processor",
           "payment-processor-2")
-# The classic protocol's default session timeout is 45 s: a member that never left is
-# gone by then.
+# The classic protocol's default session timeout is 45 s: a member that never left, and
+# that could not be removed (``remove_leftover_members``), is gone by then.
 GROUP_QUIET_TIMEOUT = 60.0
+# A group in these states cannot be deleted, members or not (a classic group passes
+# through a rebalance after its last member left).
+IN_USE = (ConsumerGroupState.STABLE, ConsumerGroupState.PREPARING_REBALANCING,
+          ConsumerGroupState.COMPLETING_REBALANCING)
 
 # What a fresh broker may take to bring up its group coordinator and hand out producer ids.
 WARM_UP_TIMEOUT = 15.0
@@ -64,15 +69,20 @@ def course_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
-def reset_course(admin: AdminClient, create: dict[str, int] | None = None) -> None:
+def reset_course(admin: AdminClient, create: dict[str, int] | None = None
+                 ) -> dict[str, list[str]]:
     """Delete every course topic and group that exists, then create ``create``.
 
     Each exercise starts from this, so the order of exercises and re-runs do not change
-    a verdict.
+    a verdict. A member that a run killed at its deadline left in a course group is
+    removed at once (``group_eviction``) rather than waited out, so that it never slows
+    the next exercise; only where that fails (a listener that wants SASL or TLS) is its
+    session waited for. Returns ``{group: ids of the members removed}``.
     """
-    wait_for(lambda: not course_groups_with_members(admin), GROUP_QUIET_TIMEOUT,
+    evicted = remove_leftover_members(admin)
+    wait_for(lambda: not busy_course_groups(admin), GROUP_QUIET_TIMEOUT,
              "the course's groups to have no members left (a member killed at its deadline "
-             "stays until its session times out)", lambda: course_groups_with_members(admin))
+             "stays until its session times out)", lambda: busy_course_groups(admin))
     groups = [group.group_id for group in admin.list_consumer_groups(request_timeout=10)
               .result(10).valid if group.group_id in GROUPS]
     for future in (admin.delete_consumer_groups(groups, request_timeout=10).values()
@@ -83,17 +93,39 @@ def reset_course(admin: AdminClient, create: dict[str, int] | None = None) -> No
     delete_topics(admin, existing)
     for topic, partitions in (create or {}).items():
         create_again(admin, topic, partitions)
+    return evicted
 
 
-def course_groups_with_members(admin: AdminClient) -> dict[str, int]:
-    """``{group: member count}`` for the course's groups that still have members."""
+def remove_leftover_members(admin: AdminClient) -> dict[str, list[str]]:
+    """Every member of the course's groups removed, on its behalf; ``{group: member ids}``.
+    A failure is logged: the caller then waits for the members' sessions to time out."""
+    busy = list(busy_course_groups(admin))
+    try:
+        evicted = evict_members(admin, busy)
+    except (EvictionError, OSError, KafkaException):
+        LOG.warning("removing the members left in %s failed: waiting for their sessions "
+                    "to time out instead", busy, exc_info=True)
+        return {}
+    if evicted:
+        LOG.info("removed members left in the course's groups: %s", evicted)
+    return evicted
+
+
+def busy_course_groups(admin: AdminClient) -> dict[str, str]:
+    """``{group: "N members, STATE"}`` for the course's groups that cannot be deleted yet:
+    with members, or in a rebalance (the state a classic group passes through after its
+    last member left)."""
     listed = [group.group_id for group in admin.list_consumer_groups(request_timeout=10)
               .result(10).valid if group.group_id in GROUPS]
     if not listed:
         return {}
     described = admin.describe_consumer_groups(listed, request_timeout=10)
-    counts = {group: len(future.result(10).members) for group, future in described.items()}
-    return {group: count for group, count in counts.items() if count}
+    busy = {}
+    for group, future in described.items():
+        description = future.result(10)
+        if description.members or description.state in IN_USE:
+            busy[group] = f"{len(description.members)} members, {description.state.name}"
+    return busy
 
 
 def create_again(admin: AdminClient, topic: str, partitions: int, timeout: float = 15) -> None:

@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.backends import KafkaBroker, broker_for
-from pytest_kafka_lab.config import LabConfig, positive_number
+from pytest_kafka_lab.config import LAB_TIMEOUT, LabConfig
 from pytest_kafka_lab.distribution import resolve_distribution
 from pytest_kafka_lab.grading.course import BrokerWarmUp, course_dir, reset_course
 from pytest_kafka_lab.progress import status
@@ -24,8 +24,6 @@ from pytest_kafka_lab.readers import client_config
 
 if TYPE_CHECKING:
     from pytest_kafka_lab.grading.sandbox import Sandbox
-
-DEFAULT_TIMEOUT = 60.0  # seconds, for one run of a submission
 
 
 def option(config: pytest.Config, name: str) -> str | None:
@@ -35,12 +33,10 @@ def option(config: pytest.Config, name: str) -> str | None:
 
 def run_timeout(config: pytest.Config) -> float:
     """Seconds one run of a submission may take: ``--lab-timeout`` (or ini ``lab_timeout``),
-    DEFAULT_TIMEOUT when neither is set; anything but a positive number is a usage error."""
-    text = option(config, "timeout")
-    if text is None:
-        return DEFAULT_TIMEOUT
-    return positive_number(text, "--lab-timeout" if config.getoption("lab_timeout")
-                           else "lab_timeout (ini)")
+    the model's default (``config.LAB_TIMEOUT``) when neither is set; anything but a
+    positive number is a usage error."""
+    where = "--lab-timeout" if config.getoption("lab_timeout") else "lab_timeout (ini)"
+    return float(LAB_TIMEOUT.value(option(config, "timeout"), where))
 
 
 def submission_folder(config: pytest.Config) -> Path:
@@ -116,8 +112,9 @@ def lab_sandbox(lab_broker: KafkaBroker, kafka_lab_config: LabConfig) -> Iterato
 
 
 @pytest.fixture
-def lab_course(lab_admin: AdminClient) -> Callable[[dict[str, int]], None]:
-    """``lab_course({"orders": 4})``: the course's topics and groups reset, these created."""
+def lab_course(lab_admin: AdminClient) -> Callable[[dict[str, int]], dict[str, list[str]]]:
+    """``lab_course({"orders": 4})``: the course's topics and groups reset, these created;
+    it returns the members left in the course's groups that it removed, by group."""
     return lambda topics: reset_course(lab_admin, topics)
 
 

@@ -10,7 +10,8 @@ each one the broker is put back to it:
   are deleted (the course's topics are left to each exercise's own reset,
   ``course.reset_course``, which deletes and recreates them as the checks expect);
 - consumer groups that were not there at the start are deleted, with their committed
-  offsets (the course's groups too: each exercise's reset deletes them again anyway);
+  offsets (the course's groups too: each exercise's reset deletes them again anyway),
+  after the members a killed run left in them are removed (``group_eviction``);
 - dynamic broker configs, per broker and cluster-wide defaults, client quotas and ACLs
   that differ from the start are set back (removed, or given their old value).
 
@@ -46,6 +47,7 @@ from confluent_kafka.admin import (
 
 from pytest_kafka_lab.grading.class_runner.admin_wire import AdminWire, Entity
 from pytest_kafka_lab.grading.course import GROUPS, TOPICS
+from pytest_kafka_lab.grading.group_eviction import EvictionError, evict_members
 from pytest_kafka_lab.readiness import QUIET_LOGGER
 from pytest_kafka_lab.topics import delete_topics
 
@@ -173,7 +175,7 @@ class Lane:
         stray = sorted(set(self.groups()) - self.start.groups)
         if not stray:
             return []
-        findings = []
+        findings = self.evict(stray)
         for group, future in self.admin.delete_consumer_groups(
                 stray, request_timeout=TIMEOUT).items():
             try:
@@ -184,6 +186,16 @@ class Lane:
             if group not in GROUPS and not group.startswith(GRADERS):
                 findings.append(f"deleted group {group!r} and its offsets, not the course's")
         return findings
+
+    def evict(self, groups: list[str]) -> list[str]:
+        """Members a killed run left in ``groups`` removed, so that they can be deleted now
+        rather than once their sessions time out."""
+        try:
+            evicted = evict_members(self.admin, groups, TIMEOUT)
+        except (EvictionError, OSError, KafkaException) as error:
+            return [f"could not remove the members left in {groups}: {error}"]
+        return [f"removed {len(ids)} member(s) left in group {group!r}"
+                for group, ids in evicted.items()]
 
     def reset_configs(self) -> list[str]:
         findings: list[str] = []
