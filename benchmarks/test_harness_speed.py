@@ -203,24 +203,31 @@ def test_grading_class_six_with_j2(benchmark: Any, tmp_path: Path) -> None:
                        iterations=1)
 
 
-def bare(sandbox: Sandbox, root: Path) -> Sandbox:
+def bare(sandbox: Sandbox, root: Path, layers: str) -> Sandbox:
     """``sandbox`` without the layers that cost a run its start-up: no PID namespace (and
-    its supervisor), no cgroups."""
+    its supervisor), no cgroups; or, ``"every layer but its own user"``, without the
+    unprivileged user alone (uid 0 without capabilities, no folders opened)."""
     weak = shallow_copy(sandbox)
     weak.root, weak.runs = root, 0
     root.mkdir()
-    weak.layers = dataclasses.replace(sandbox.layers, namespaces=None, controllers=())
+    if layers == "every layer but its own user" and sandbox.layers.namespaces is not None:
+        weak.layers = dataclasses.replace(sandbox.layers, namespaces=dataclasses.replace(
+            sandbox.layers.namespaces, run_user=None))
+    else:
+        weak.layers = dataclasses.replace(sandbox.layers, namespaces=None, controllers=())
     return weak
 
 
-@pytest.mark.parametrize("layers", ["every layer", "without namespaces or cgroups"])
+@pytest.mark.parametrize("layers", ["every layer", "every layer but its own user",
+                                    "without namespaces or cgroups"])
 def test_trivial_run(benchmark: Any, lab_sandbox: Sandbox, tmp_path: Path,
                      layers: str) -> None:
     """A run of a script that does nothing, started and finished: the difference between
-    the two is what a run's isolation adds (issue 22: at most 0.5 s per exercise, of one
-    to four runs)."""
+    the first and the last is what a run's isolation adds (issue 22: at most 0.5 s per
+    exercise, of one to four runs); between the first two, what its own user adds."""
     benchmark.group = "run isolation"
-    sandbox = lab_sandbox if layers == "every layer" else bare(lab_sandbox, tmp_path / "bare")
+    sandbox = lab_sandbox if layers == "every layer" else \
+        bare(lab_sandbox, tmp_path / "bare", layers)
     folder = tmp_path / "submission"
     folder.mkdir()
     (folder / "nothing.py").write_text("pass\n")

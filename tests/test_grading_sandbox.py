@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Callable
@@ -477,13 +478,17 @@ def test_without_landlock_runs_go_unconfined_and_say_so(
     monkeypatch.setattr(confinement, "abi", lambda: 0)
     sandbox = Sandbox(lab_sandbox.bootstrap, lab_sandbox.distribution, tmp_path / "grading")
     folder = submission(tmp_path, "peek.py", PEEK)
-    secret = tmp_path / "other-student.py"
+    # Where its mode lets any user read it: only Landlock would refuse it (a root
+    # grader's run is nobody, and the folders of tmp_path are closed to it).
+    secret = Path(tempfile.gettempdir()) / f"other-student-{uuid.uuid4().hex}.py"
     secret.write_text("ANSWER = 42\n")
+    secret.chmod(0o644)
     try:
         run = sandbox.start_script(folder, "peek.py", str(secret), str(REFERENCE_PRODUCER)) \
             .finish(30)
     finally:
         sandbox.cleanup()
+        secret.unlink()
     assert sandbox.unconfined_reason is not None
     assert "Landlock is not available" in sandbox.unconfined_reason
     assert not run.confined

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_kafka_lab.grading.sandbox import Sandbox, cgroups, namespaces
+from pytest_kafka_lab.grading.sandbox import Sandbox, cgroups, namespaces, run_user
 from pytest_kafka_lab.grading.sandbox.isolation import FILE_SIZE_MAX, Isolation
 from tests.test_grading_sandbox import running_with, submission
 
@@ -271,6 +271,111 @@ def test_proc_shows_no_process_outside_the_run(lab_sandbox: Sandbox, tmp_path: P
         assert "kafka.Kafka" not in run.stdout
     else:
         assert token in run.stdout
+
+
+WHO = """
+    import os, sys
+    print(os.getuid(), os.getgid(), os.getgroups())
+    for path in sys.argv[1:]:
+        try:
+            print(open(path).read())
+        except PermissionError:
+            print("refused")
+    # Where honest work writes: its folder (HOME, TMPDIR) and /dev/shm.
+    for folder in (".", os.environ["HOME"], os.environ["TMPDIR"], "/dev/shm"):
+        with open(os.path.join(folder, "mine.txt"), "w") as mine:
+            mine.write("ok")
+    print("wrote")
+"""
+
+
+@needs("unprivileged_uid")
+@pytest.mark.skipif(os.geteuid() != 0, reason="a grader that is not root runs as itself")
+@pytest.mark.parametrize("layer", ["in force", "taken away"])
+def test_a_root_graders_run_is_nobody_and_a_root_only_file_in_its_read_set_stays_closed(
+    lab_sandbox: Sandbox, tmp_path: Path, layer: str
+) -> None:
+    """Two files in the run library, which Landlock lets every run read: one for root
+    alone (mode 600), one for all (the control). As ``nobody`` the run reads the second
+    and is refused the first by its mode; taken away (uid 0 without capabilities, as
+    before), it reads both: Landlock alone would not have refused it. Its folder is
+    under pytest's own folders (mode 700), opened to it as the sandbox's are."""
+    token = uuid.uuid4().hex
+    closed, shared = (lab_sandbox.library.folder / f"{name}-{token}.txt"
+                      for name in ("root-only", "shared"))
+    for path, mode in ((closed, 0o600), (shared, 0o644)):
+        path.write_text(f"{path.stem}")
+        path.chmod(mode)
+    spaces = lab_sandbox.layers.namespaces
+    assert spaces is not None
+    sandbox = weakened(lab_sandbox, tmp_path / "grading") if layer == "in force" else \
+        weakened(lab_sandbox, tmp_path / "grading",
+                 namespaces=dataclasses.replace(spaces, run_user=None))
+    try:
+        folder = submission(tmp_path, "who.py", WHO)
+        run = sandbox.start_script(folder, "who.py", str(closed), str(shared)).finish(30)
+    finally:
+        closed.unlink()
+        shared.unlink()
+    assert run.exit_code == 0, run.stderr
+    ids, read_closed, read_shared, wrote = run.stdout.splitlines()
+    assert (read_shared, wrote) == (f"shared-{token}", "wrote"), run.stdout
+    if layer == "in force":
+        assert ids == "65534 65534 []", run.stdout
+        assert read_closed == "refused", run.stdout
+    else:
+        assert ids == "0 0 []", run.stdout
+        assert read_closed == f"root-only-{token}", run.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a grader that is not root runs as itself")
+@needs("pid_namespace")
+def test_a_kernel_that_refuses_to_open_folders_keeps_uid_0_says_why_and_grading_goes_on(
+    lab_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel older than 5.2 has no ``open_tree``: the probe says so, and runs keep
+    uid 0 (without capabilities) in namespaces of their own."""
+    monkeypatch.setattr(run_user, "SYS_OPEN_TREE", 100_000)  # no such system call
+    sandbox = Sandbox(lab_sandbox.bootstrap, lab_sandbox.distribution, tmp_path / "grading")
+    try:
+        folder = submission(tmp_path, "who.py", "import os\nprint(os.getuid())\n")
+        run = sandbox.start_script(folder, "who.py").finish(30)
+    finally:
+        sandbox.cleanup()
+    assert (run.exit_code, run.stdout) == (0, "0\n"), run.stderr
+    assert not run.isolation.unprivileged_uid
+    assert run.isolation.pid_namespace
+    why = dict(run.isolation.refused)["unprivileged_uid"]
+    assert why.startswith("runs keep uid 0, without capabilities: an unprivileged user "
+                          "refused:"), why
+    assert "Function not implemented" in why, why
+    assert any(line.startswith("not in force: unprivileged_uid (runs keep uid 0")
+               for line in run.isolation.describe())
+
+
+def test_folders_closed_to_other_users_are_opened_outermost_first(tmp_path: Path) -> None:
+    """``/top`` (700) holds ``inner`` (700) and a link; a run needs a file in each. Each
+    closed folder is opened, the outer first, with only the entries that lead there."""
+    top = tmp_path / "top"
+    (top / "inner" / "deep").mkdir(parents=True)
+    (top / "hidden").mkdir()
+    (top / "inner" / "deep" / "needed.txt").write_text("x")
+    (top / "open.txt").write_text("x")
+    (top / "link").symlink_to("inner")
+    for folder in (top, top / "inner"):
+        folder.chmod(0o700)
+    tmp_path.chmod(0o755)
+    needed = [top / "inner" / "deep" / "needed.txt", top / "open.txt", top / "link",
+              top / "missing.txt"]
+    plan = run_user.openings(needed)
+    closed_above = [opening.folder for opening in plan][:-2]  # pytest's own folders
+    assert all(not run_user.enterable(Path(folder)) for folder in closed_above)
+    assert plan[-2:] == (
+        run_user.Opening(str(top), (run_user.Entry(str(top / "inner"), "folder"),
+                                    run_user.Entry(str(top / "open.txt"), "file"),
+                                    run_user.Entry(str(top / "link"), "link", "inner"))),
+        run_user.Opening(str(top / "inner"),
+                         (run_user.Entry(str(top / "inner" / "deep"), "folder"),)))
 
 
 def test_each_layer_is_in_force_or_refused_with_a_reason(lab_sandbox: Sandbox) -> None:

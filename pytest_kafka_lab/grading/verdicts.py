@@ -6,6 +6,7 @@ which turns these into a check's status.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -84,8 +85,11 @@ def flooded(run: Run) -> str | None:
 
 def outside_access(run: Run) -> str | None:
     """What the submission tried outside its folder (the first attempt, and how many
-    more), or None."""
-    attempts = run.of("outside-access")
+    more), or None. A read the run could not see the end of (``unseen``: beyond a folder
+    closed to its user) counts where the path is there, as the grader sees it."""
+    attempts = [attempt for attempt in run.of("outside-access")
+                if not attempt.get("unseen") or attempt["mode"] == "write"
+                or os.path.lexists(str(attempt["path"]))]
     if not attempts:
         return None
     first = attempts[0]

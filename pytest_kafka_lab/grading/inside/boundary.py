@@ -115,10 +115,25 @@ class Watch:
                 or self.boundary.allows(where, mode):
             return
         # Looking for what does not exist reveals nothing; any write is an attempt.
-        if mode != "write" and not os.path.lexists(where):
+        there = exists(where)
+        if mode != "write" and there is False:
             return
         self.reported.add((where, mode))
-        emit("outside-access", path=where, mode=mode, program=program)
+        # Unseen: beyond a folder closed to the run's user, the grader tells (``verdicts``).
+        emit("outside-access", path=where, mode=mode, program=program,
+             **({"unseen": True} if there is None else {}))
+
+
+def exists(path: str) -> bool | None:
+    """Whether ``path`` exists; None where the run cannot tell (it lies in a folder
+    closed to the run's user: a root grader's runs are ``nobody``)."""
+    try:
+        os.lstat(path)
+    except PermissionError:
+        return None
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def watch() -> None:

@@ -2,14 +2,15 @@
 confine a run (shared with the grader's ``sandbox/confinement``).
 
 The grader's child unshares a PID and a mount namespace (``sandbox/namespaces``) and
-execs this file as ``python -I -S supervisor.py RULESET -- COMMAND...``. The process
-that runs it stays in the grader's namespace (the *outer* one: the grader's child, whose
-exit the grader waits for); the first child it forks is PID 1 of the new namespace, the
-run's *init*, which:
+execs this file as ``python -I -S supervisor.py RULESET USER -- COMMAND...`` (``-`` for
+either: no ruleset, no other user). The process that runs it stays in the grader's
+namespace (the *outer* one: the grader's child, whose exit the grader waits for); the
+first child it forks is PID 1 of the new namespace, the run's *init*, which:
 
 - mounts a fresh ``/proc`` (the run sees its own processes, and no other run's command
-  line), adds it to the Landlock ruleset, forbids itself new privileges, drops every
-  capability and enters the ruleset: so does all it starts;
+  line), adds it to the Landlock ruleset, becomes ``USER`` (``uid:gid``, for a root
+  grader: ``sandbox/run_user``), forbids itself new privileges, drops every capability
+  and enters the ruleset: so does all it starts;
 - forks the command as PID 2, in a session of its own, and execs it;
 - forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to the command's process group (Ctrl-C
   from the grader reaches the command's group once, as a terminal sends it), reaps the
@@ -48,7 +49,7 @@ CAPABILITY_VERSION_3 = 0x20080522
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
 READ_RIGHTS = (1 << 0) | (1 << 2) | (1 << 3)  # Landlock: execute, read file, read dir
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-NO_RULESET = "-"
+NO_RULESET = NO_USER = "-"
 STATUS = struct.Struct("i")  # the command's wait status, from init to the outer process
 
 
@@ -110,22 +111,40 @@ def allow_beneath(ruleset: int, path: str, rights: int) -> None:
         os.close(fd)
 
 
-def drop_capabilities() -> None:
-    """None now, none after exec: a root grader's run is root without root's powers (it
-    cannot read a non-dumpable process's ``/proc`` files, nor unmount its ``/proc``)."""
+def drop_bounding_set() -> None:
+    """No capability gained by any later exec (done while ``CAP_SETPCAP`` is held)."""
     for capability in range(LAST_CAPABILITY + 1):
         libc().prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
+
+
+def clear_capabilities() -> None:
+    """None now: a run that keeps uid 0 is root without root's powers (it cannot read a
+    non-dumpable process's ``/proc`` files, nor unmount its ``/proc``)."""
     header = CapabilityHeader(CAPABILITY_VERSION_3, 0)
     checked(libc().capset(ctypes.byref(header), ctypes.byref((CapabilityData * 2)())),
             "capset")
 
 
-def confine(ruleset: int | None) -> None:
-    """For good, for this process and all it will start: no new privileges (the price of
-    an unprivileged Landlock, and no setuid escape), no capabilities, and the Landlock
-    ``ruleset`` where there is one."""
+def become(user: str) -> None:
+    """Become ``user`` (``uid:gid``) for good, with no supplementary groups: needs
+    ``CAP_SETUID`` and ``CAP_SETGID``, so it comes before the capabilities go (leaving
+    uid 0 clears them anyway)."""
+    uid, gid = (int(part) for part in user.split(":"))
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def confine(ruleset: int | None, user: str = NO_USER) -> None:
+    """For good, for this process and all it will start: no capability to gain, the run's
+    ``user`` where there is one, no new privileges (the price of an unprivileged
+    Landlock, and no setuid escape), no capabilities, and the Landlock ``ruleset`` where
+    there is one."""
+    drop_bounding_set()
+    if user != NO_USER:
+        become(user)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
-    drop_capabilities()
+    clear_capabilities()
     if ruleset is not None:
         syscall(SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
 
@@ -144,7 +163,7 @@ def become_command(command: Sequence[str]) -> NoReturn:
     os._exit(127)
 
 
-def set_up_init(ruleset: int | None, lifeline: int) -> None:
+def set_up_init(ruleset: int | None, user: str, lifeline: int) -> None:
     """Init's own set-up, while it still holds the capabilities its parent had."""
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the outer process gone: the run goes
     if select.select([lifeline], [], [], 0)[0]:  # ... also if it went before that
@@ -154,19 +173,19 @@ def set_up_init(ruleset: int | None, lifeline: int) -> None:
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if ruleset is not None:
         allow_beneath(ruleset, "/proc", READ_RIGHTS)  # the rule on the grader's /proc
-    confine(ruleset)                                   # does not reach this new mount
+    confine(ruleset, user)                             # does not reach this new mount
     if ruleset is not None:
         os.close(ruleset)
     prctl(PR_SET_DUMPABLE, 0)  # the run cannot read init's memory or descriptors
 
 
-def be_init(command: Sequence[str], ruleset: int | None, status_out: int,
+def be_init(command: Sequence[str], ruleset: int | None, user: str, status_out: int,
             lifeline: int) -> int:
     """PID 1 of the run's namespace: start the command, forward signals, reap orphans;
     write the command's wait status to ``status_out`` when it ends. ``lifeline`` reads
     the end of a pipe the outer process holds open until it dies."""
     try:
-        set_up_init(ruleset, lifeline)
+        set_up_init(ruleset, user, lifeline)
     except OSError as error:
         print(f"kafka-lab supervisor: {error}", file=sys.stderr)
         return 125
@@ -218,9 +237,9 @@ def be_outer(init: int, status_in: int) -> NoReturn:
 
 
 def main(argv: Sequence[str]) -> NoReturn:
-    ruleset_arg, separator, *command = argv
+    ruleset_arg, user, separator, *command = argv
     if separator != "--" or not command:
-        print("usage: supervisor.py RULESET|- -- COMMAND...", file=sys.stderr)
+        print("usage: supervisor.py RULESET|- UID:GID|- -- COMMAND...", file=sys.stderr)
         os._exit(2)
     ruleset = None if ruleset_arg == NO_RULESET else int(ruleset_arg)
     # Blocked until each process has its handlers: a forwarded signal waits, never lost
@@ -232,7 +251,7 @@ def main(argv: Sequence[str]) -> NoReturn:
     if init == 0:
         os.close(status_in)
         os.close(held)
-        os._exit(be_init(command, ruleset, status_out, lifeline))
+        os._exit(be_init(command, ruleset, user, status_out, lifeline))
     os.close(status_out)
     os.close(lifeline)
     if ruleset is not None:

@@ -42,6 +42,7 @@ from pytest_kafka_lab.grading.sandbox.namespaces import (
 )
 from pytest_kafka_lab.grading.sandbox.read_set import DEVICES, read_set
 from pytest_kafka_lab.grading.sandbox.run_library import build_run_library
+from pytest_kafka_lab.grading.sandbox.run_user import beneath_closed
 from pytest_kafka_lab.grading.wire.proxy import BROKER_WIDE, Exchange, WireProxy
 from pytest_kafka_lab.processes import ReportingProcess, die_with_parent, kill_group
 
@@ -265,6 +266,10 @@ class Sandbox:
         self.layers = detect(self.library.supervisor, self.unwitnessed_reason)
         self.made_cgroups: list[RunCgroups] = []
         cgroups.sweep(self.layers.controllers)
+        # Computed once: what a run reads beneath folders closed to its user, if it has one.
+        self.closed_reads = beneath_closed([*self.read_set.readable,
+                                            *self.read_set.listable]) \
+            if self.layers.namespaces and self.layers.namespaces.run_user else []
 
     @property
     def isolation(self) -> Isolation:
@@ -360,11 +365,14 @@ class Sandbox:
                     workdir: Path | None = None) -> Callable[[], None]:
         """What the child does between fork and exec, in this order: its own session and
         death with the grader; the file caps; its cgroups (before it can start anything);
-        then its namespaces and its ``workdir`` on a capped tmpfs there (the supervisor
-        confines it, once ``/proc`` is its own) or, without them, Landlock at once."""
+        then its namespaces, the folders its user must pass opened, and its ``workdir``
+        on a capped tmpfs there (the supervisor confines it, once ``/proc`` is its own)
+        or, without them, Landlock at once."""
         spaces = self.layers.namespaces
         shared_memory_rights = confinement.handled_rights() & ~confinement.MAKE_DEVICE \
             if ruleset is not None else 0
+        plan = spaces.openings([*self.closed_reads, *([workdir] if workdir else [])]) \
+            if spaces is not None else ()
 
         def prepare() -> None:
             die_with_parent()
@@ -372,7 +380,7 @@ class Sandbox:
             if run_cgroups is not None:
                 run_cgroups.join()
             if spaces is not None:
-                spaces.enter(ruleset, shared_memory_rights, workdir)
+                spaces.enter(ruleset, shared_memory_rights, workdir, plan)
             elif ruleset is not None:
                 confinement.enter(ruleset)
 

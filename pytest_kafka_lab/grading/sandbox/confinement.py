@@ -14,8 +14,8 @@ Landlock leaves ``/proc/PID/environ`` of a process of the same user readable (se
 Linux 6.18), and lets a run signal any such process. So the grader makes itself
 non-dumpable (``hide_grader``), which keeps its ``/proc`` files from anyone without
 ``CAP_SYS_PTRACE``; the child drops every capability before exec (a root grader's run
-is root without root's powers); and where the ABI knows it (6+), the ruleset forbids
-signals to processes outside the run.
+is ``nobody`` in its namespaces, ``run_user``, or else root without root's powers); and
+where the ABI knows it (6+), the ruleset forbids signals to processes outside the run.
 """
 
 from __future__ import annotations

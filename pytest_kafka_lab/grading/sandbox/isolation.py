@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import resource
-import stat
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from pytest_kafka_lab.grading.sandbox import cgroups, confinement, namespaces
 from pytest_kafka_lab.grading.sandbox.namespaces import FOLDER_SIZE, SHARED_MEMORY_SIZE
+from pytest_kafka_lab.grading.sandbox.run_user import RUN_UID
 
 FILE_SIZE_MAX = 64 * 1024 * 1024
 MIB = 1024 * 1024
@@ -36,7 +36,7 @@ NAMES = {
     "memory_cap": f"at most {cgroups.MEMORY_MAX // MIB} MiB of memory",
     "file_size_cap": f"files of at most {FILE_SIZE_MAX // MIB} MiB",
     "folder_cap": f"at most {FOLDER_SIZE // MIB} MiB written in its folder (a tmpfs)",
-    "unprivileged_uid": "an unprivileged user",
+    "unprivileged_uid": "as an unprivileged user (uid {uid})",
 }
 
 
@@ -69,7 +69,7 @@ class Isolation:
 
     def describe(self) -> list[str]:
         """Lines for pytest's header: the layers in force, then each refused, and why."""
-        held = ", ".join(NAMES[layer].format(abi=confinement.abi())
+        held = ", ".join(NAMES[layer].format(abi=confinement.abi(), uid=run_uid())
                          for layer in self.in_force())
         return [f"each run: {held or 'no isolation'}",
                 *(f"not in force: {layer} ({why})" for layer, why in self.refused)]
@@ -110,7 +110,7 @@ def assess(landlock: str | None, network: str | None,
         "memory_cap": controllers.get("memory", "not tried"),
         "file_size_cap": file_size_refused(),
         "folder_cap": spaces,
-        "unprivileged_uid": uid_refused(),
+        "unprivileged_uid": uid_refused(run_namespaces),
     }
     return Isolation(**{layer: why is None for layer, why in reasons.items()},
                      refused=tuple((layer, why) for layer, why in reasons.items()
@@ -138,23 +138,23 @@ def limit_files() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def uid_refused() -> str | None:
+def uid_refused(run_namespaces: namespaces.Namespaces | str) -> str | None:
     """Why runs do not run as an unprivileged user. A grader that is not root runs them
-    as itself; a root grader's runs keep uid 0, without capabilities (not built: the
-    interpreter must be readable by that user, which it often is not)."""
+    as itself; a root grader's become ``run_user.RUN_UID`` in their mount namespace, where
+    the folders they need are opened to that user; without one they keep uid 0, without
+    capabilities."""
     if os.geteuid() != 0:
         return None
-    hidden = unreadable_by_others(Path(sys.executable).resolve())
-    where = f" (and {hidden} is closed to other users)" if hidden else ""
-    return f"runs keep uid 0, without capabilities: no unprivileged user is made{where}"
-
-
-def unreadable_by_others(path: Path) -> Path | None:
-    """The first folder on the way to ``path`` that other users cannot enter, if any."""
-    for folder in reversed(path.parents):
-        try:
-            if not os.stat(folder).st_mode & stat.S_IXOTH:
-                return folder
-        except OSError:
-            return folder
+    keep = "runs keep uid 0, without capabilities"
+    if isinstance(run_namespaces, str):
+        return f"{keep}: no mount namespace to open their folders to another user in"
+    if run_namespaces.user:
+        return f"{keep}: a user namespace cannot become another user of the machine"
+    if run_namespaces.run_user is None:
+        return f"{keep}: {run_namespaces.run_user_refused or 'no unprivileged user'}"
     return None
+
+
+def run_uid() -> int:
+    """The uid runs have: the run user's for a root grader, else the grader's own."""
+    return RUN_UID if os.geteuid() == 0 else os.geteuid()

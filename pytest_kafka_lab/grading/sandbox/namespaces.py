@@ -6,11 +6,13 @@ mount namespace (with a user namespace of its own where the grader lacks
 namespace), mounts a private ``/dev/shm`` of bounded size (multiprocessing's semaphores
 live there; the grader's is shared by every process of the machine), grants the run
 that folder in its Landlock ruleset (a rule names a mount: the grader's ``/dev/shm`` is
-another), mounts a size-capped tmpfs over the run's own folder (its writable copy of the
-submission, its ``HOME`` and ``TMPDIR``) with a copy of the submission in it, grants that
-too, then execs the supervisor (``inside/supervisor.py``), whose first child is
-the namespace's init: a fresh ``/proc``, the command as PID 2, and when the command
-ends, the kernel kills everything left in the namespace.
+another), for a root grader opens the folders closed to other users on the way to what
+the run needs (``run_user``), mounts a size-capped tmpfs over the run's own folder (its
+writable copy of the submission, its ``HOME`` and ``TMPDIR``; the run's user's) with a
+copy of the submission in it, grants that too, then execs the supervisor
+(``inside/supervisor.py``), whose first child is the namespace's init: a fresh
+``/proc``, the run's user (``nobody``, for a root grader), the command as PID 2, and
+when the command ends, the kernel kills everything left in the namespace.
 
 Where namespaces are refused (no privilege and no unprivileged user namespaces, a
 container's seccomp profile), ``detect`` says why and runs go without: the grader then
@@ -20,6 +22,7 @@ finds what a run left behind by its environment marker (``kill_marked``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import stat
@@ -27,17 +30,26 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_kafka_lab.grading.inside.supervisor import (
     FORWARDED,
     NO_RULESET,
+    NO_USER,
     allow_beneath,
     checked,
     libc,
     mount,
     private_mounts,
+)
+from pytest_kafka_lab.grading.sandbox.read_set import interpreter_paths
+from pytest_kafka_lab.grading.sandbox.run_user import (
+    Opening,
+    RunUser,
+    drops_to,
+    open_up,
+    openings,
 )
 from pytest_kafka_lab.processes import die_with_parent
 
@@ -66,19 +78,23 @@ PROBE = ("import os\n"
 @dataclass(frozen=True)
 class Namespaces:
     """How this machine gives a run its namespaces: ``user`` when it takes a user
-    namespace of its own too (an unprivileged grader)."""
+    namespace of its own too (an unprivileged grader); ``run_user``: who the run becomes
+    (a root grader's), or None, and ``run_user_refused`` why not."""
 
     user: bool
+    run_user: RunUser | None = None
+    run_user_refused: str = field(default="", compare=False)
 
     @property
     def flags(self) -> int:
         return CLONE_NEWPID | CLONE_NEWNS | (CLONE_NEWUSER if self.user else 0)
 
     def enter(self, ruleset: int | None, shared_memory_rights: int,
-              folder: Path | None = None) -> None:
+              folder: Path | None = None, plan: Sequence[Opening] = ()) -> None:
         """In the child, before it execs the supervisor: the namespaces, a private
-        ``/dev/shm``, the run's ``folder`` on a capped tmpfs (``own_folder``), and both
-        in the run's Landlock ``ruleset``."""
+        ``/dev/shm``, the closed folders of ``plan`` opened to the run's user, the run's
+        ``folder`` on a capped tmpfs of that user's (``own_folder``), and both in the
+        run's Landlock ``ruleset``."""
         # Held until the supervisor can forward them (the mask survives exec): a Ctrl-C
         # that comes while it starts reaches the command, never kills the supervisor.
         signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
@@ -91,47 +107,65 @@ class Namespaces:
               f"size={SHARED_MEMORY_SIZE},mode=1777")
         if ruleset is not None:
             allow_beneath(ruleset, SHARED_MEMORY, shared_memory_rights)
+        open_up(plan)  # before the run's folder is covered: it may lie in a closed one
         if folder is not None:
-            own_folder(folder)
+            own_folder(folder, self.run_user)
             if ruleset is not None:
                 allow_beneath(ruleset, str(folder), shared_memory_rights)
 
-    @staticmethod
-    def supervised(supervisor: Path, ruleset: int | None, command: Sequence[str]
+    def supervised(self, supervisor: Path, ruleset: int | None, command: Sequence[str]
                    ) -> list[str]:
         """The command line that runs ``command`` under its supervisor."""
+        user = NO_USER if self.run_user is None else self.run_user.argument()
         return [sys.executable, "-I", "-S", str(supervisor),
-                NO_RULESET if ruleset is None else str(ruleset), "--", *command]
+                NO_RULESET if ruleset is None else str(ruleset), user, "--", *command]
+
+    def openings(self, paths: Sequence[Path]) -> tuple[Opening, ...]:
+        """What opens ``paths`` to the run's user (nothing where the run keeps the
+        grader's user)."""
+        return () if self.run_user is None else openings(paths)
 
 
-def own_folder(folder: Path) -> None:
+def own_folder(folder: Path, owner: RunUser | None = None) -> None:
     """Over ``folder`` (the run's, in its mount namespace alone), a tmpfs of
-    ``FOLDER_SIZE``, holding a copy of its ``COPIED`` part: all the run writes there is
-    capped together, and gone with the namespace. What the grader opened in it before
-    (the run's stdout and stderr) stays open on the grader's disk."""
+    ``FOLDER_SIZE`` (``owner``'s, where the run becomes another user), holding a copy of
+    its ``COPIED`` part: all the run writes there is capped together, and gone with the
+    namespace. What the grader opened in it before (the run's stdout and stderr) stays
+    open on the grader's disk."""
     cwd = os.getcwd()  # set before this runs, on the folder's disk copy beneath the tmpfs
     source = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    owned = "" if owner is None else f",uid={owner.uid},gid={owner.gid}"
     try:
         mount("tmpfs", str(folder), "tmpfs", MS_NOSUID | MS_NODEV,
-              f"size={FOLDER_SIZE},mode=0700")
-        copy_beneath(source, COPIED, folder)
+              f"size={FOLDER_SIZE},mode=0700{owned}")
+        copy_beneath(source, COPIED, folder, owner)
     finally:
         os.close(source)
     os.chdir(cwd)  # the same path, now the tmpfs copy
 
 
-def copy_beneath(source: int, top: str, target: Path) -> None:
+def copy_beneath(source: int, top: str, target: Path, owner: RunUser | None = None
+                 ) -> None:
     """Copy ``top`` (relative to the folder open as ``source``) into ``target``: folders,
-    files and symbolic links, with their modes."""
+    files and symbolic links, with their modes (and ``owner``'s, where there is one)."""
     for path, _, files, fd in os.fwalk(top, dir_fd=source):
         here = target / path
         here.mkdir(mode=stat.S_IMODE(os.stat(fd).st_mode) | stat.S_IRWXU, exist_ok=True)
+        hand_over(here, owner)
         for name in files:
             info = os.stat(name, dir_fd=fd, follow_symlinks=False)
             if stat.S_ISLNK(info.st_mode):
                 os.symlink(os.readlink(name, dir_fd=fd), here / name)
             elif stat.S_ISREG(info.st_mode):
                 copy_file(fd, name, here / name, stat.S_IMODE(info.st_mode))
+            else:
+                continue
+            hand_over(here / name, owner)
+
+
+def hand_over(path: Path, owner: RunUser | None) -> None:
+    if owner is not None:
+        os.chown(path, owner.uid, owner.gid, follow_symlinks=False)
 
 
 def copy_file(folder: int, name: str, target: Path, mode: int) -> None:
@@ -165,35 +199,50 @@ def privileged() -> bool:
     return False
 
 
+def candidates() -> list[Namespaces]:
+    """The ways to give a run its namespaces, best first: a root grader's (with an
+    unprivileged user for the run, then without), then a user namespace of its own."""
+    if not privileged():
+        return [Namespaces(user=True)]
+    run_user = drops_to()
+    as_user = [Namespaces(user=False, run_user=run_user)] if run_user else []
+    return [*as_user, Namespaces(user=False), Namespaces(user=True)]
+
+
 def detect(supervisor: Path) -> Namespaces | str:
     """The namespaces a run gets here, tried once with a probe under the supervisor; or
-    why it gets none."""
+    why it gets none. A root grader's namespaces without the run's own user say why not
+    (``run_user_refused``)."""
     if not sys.platform.startswith("linux"):
         return f"no PID namespaces on {sys.platform}"
-    reasons = []
-    for namespaces in (Namespaces(user=False), Namespaces(user=True)):
-        if not namespaces.user and not privileged():
-            continue
+    reasons: list[str] = []
+    for namespaces in candidates():
         reason = probe(namespaces, supervisor)
         if reason is None:
-            return namespaces
+            return dataclasses.replace(namespaces, run_user_refused="; ".join(reasons))
         reasons.append(reason)
-    return "; ".join(reasons)
+    return "; ".join(reason for reason in reasons if not reason.startswith(AS_USER))
+
+
+AS_USER = "an unprivileged user"
 
 
 def probe(namespaces: Namespaces, supervisor: Path) -> str | None:
     """Why a run under ``namespaces`` fails here, or None when it works."""
+    plan = namespaces.openings([*interpreter_paths(), supervisor])
+
     def enter() -> None:
         die_with_parent()
         try:
-            namespaces.enter(None, 0)
+            namespaces.enter(None, 0, plan=plan)
         except OSError as error:  # said on its stderr: a preexec_fn's error is not
             os.write(2, f"{error.strerror or error}\n".encode())
             os._exit(126)
 
     command = namespaces.supervised(supervisor, None, [sys.executable, "-I", "-S", "-c",
-                                                       PROBE])
-    kind = "a user namespace" if namespaces.user else "PID and mount namespaces"
+                                                       probe_source(namespaces)])
+    kind = "a user namespace" if namespaces.user else \
+        AS_USER if namespaces.run_user else "PID and mount namespaces"
     try:
         result = subprocess.run(command, preexec_fn=enter, capture_output=True, text=True,
                                 timeout=PROBE_TIMEOUT, cwd="/")
@@ -203,6 +252,13 @@ def probe(namespaces: Namespaces, supervisor: Path) -> str | None:
         said = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
         return f"{kind} refused: {said}"
     return None
+
+
+def probe_source(namespaces: Namespaces) -> str:
+    """``PROBE``, and for a run that becomes another user: that it is that user."""
+    if namespaces.run_user is None:
+        return PROBE
+    return PROBE + f"assert os.getuid() == {namespaces.run_user.uid}, os.getuid()\n"
 
 
 def namespace_of(pid: int) -> str | None:

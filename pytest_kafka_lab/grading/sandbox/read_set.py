@@ -34,8 +34,9 @@ SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "
                   "/sys")
 # /dev as a whole is not readable: for root, it holds the raw disks.
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
-# The machine's secrets in its system folders: a root grader's runs keep uid 0 (without
-# capabilities), and uid 0 owns these, so their file modes would not refuse them.
+# The machine's secrets in its system folders: where a root grader's runs keep uid 0
+# (without capabilities: ``run_user`` refused), uid 0 owns these, and their file modes
+# would not refuse them.
 SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers",
            "/etc/sudoers.d", "/etc/ssh", "/etc/ssl/private", "/etc/security/opasswd")
 # The distributions whose folders a run imports from site-packages.
