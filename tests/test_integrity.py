@@ -4,13 +4,15 @@ consumers is caught by what its requests carried, and an honest run is not."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.grading.integrity import contradictions
 from pytest_kafka_lab.grading.sandbox import Run, Sandbox
+from pytest_kafka_lab.topics import create_topic, delete_topics
 
 # A consumer that joins its group with librdkafka's default assignors (range and
 # roundrobin) and starts a new group where RESET says, and, where FORGE is set, reports
@@ -43,6 +45,14 @@ CONSUMER = """
 """
 
 
+@pytest.fixture
+def lab_topic(lab_admin: AdminClient, kafka_unique_name: Callable[[], str]) -> Iterator[str]:
+    """A topic on the broker the sandbox's runs reach (under xdist, a worker's own)."""
+    name = create_topic(lab_admin, kafka_unique_name())
+    yield name
+    delete_topics(lab_admin, [name])
+
+
 def consumer_run(sandbox: Sandbox, tmp_path: Path, topic: str, group: str,
                  forge: dict[str, str] | None, reset: str) -> Run:
     folder = tmp_path / ("attack" if forge else "control")
@@ -66,13 +76,11 @@ def consumer_run(sandbox: Sandbox, tmp_path: Path, topic: str, group: str,
      "group.protocol=consumer, but it joined its group with JoinGroup"),
 ])
 def test_a_consumer_reported_otherwise_than_it_joined_is_contradicted(
-    lab_sandbox: Sandbox, kafka_topic: str, kafka_unique_name: Callable[[], str],
+    lab_sandbox: Sandbox, lab_topic: str, kafka_unique_name: Callable[[], str],
     tmp_path: Path, reset: str, forged: dict[str, str], contradicted: str,
 ) -> None:
-    control = consumer_run(lab_sandbox, tmp_path, kafka_topic, kafka_unique_name(), None,
-                           reset)
-    attack = consumer_run(lab_sandbox, tmp_path, kafka_topic, kafka_unique_name(), forged,
-                          reset)
+    control = consumer_run(lab_sandbox, tmp_path, lab_topic, kafka_unique_name(), None, reset)
+    attack = consumer_run(lab_sandbox, tmp_path, lab_topic, kafka_unique_name(), forged, reset)
     assert control.witnessed
     assert contradictions(control) == []
     [config] = attack.client_configs("consumer")

@@ -165,10 +165,7 @@ def become_command(command: Sequence[str]) -> NoReturn:
 
 def set_up_init(ruleset: int | None, user: str, lifeline: int) -> None:
     """Init's own set-up, while it still holds the capabilities its parent had."""
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the outer process gone: the run goes
-    if select.select([lifeline], [], [], 0)[0]:  # ... also if it went before that
-        raise OSError(errno.ESRCH, "the grader's child is gone")
-    os.close(lifeline)
+    tie_to_outer(lifeline)
     os.setsid()  # out of the outer process's group: the grader's Ctrl-C comes through it
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if ruleset is not None:
@@ -176,7 +173,19 @@ def set_up_init(ruleset: int | None, user: str, lifeline: int) -> None:
     confine(ruleset, user)                             # does not reach this new mount
     if ruleset is not None:
         os.close(ruleset)
+    # The kernel forgets a parent-death signal when a process changes its user: set
+    # again, or a run's init would outlive a grader killed with SIGKILL.
+    tie_to_outer(lifeline)
+    os.close(lifeline)
     prctl(PR_SET_DUMPABLE, 0)  # the run cannot read init's memory or descriptors
+
+
+def tie_to_outer(lifeline: int) -> None:
+    """Die with the outer process: its death signal, and, had it died before that took
+    hold, its end of the ``lifeline`` pipe closed already."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if select.select([lifeline], [], [], 0)[0]:
+        raise OSError(errno.ESRCH, "the grader's child is gone")
 
 
 def be_init(command: Sequence[str], ruleset: int | None, user: str, status_out: int,
