@@ -508,7 +508,13 @@ def passed(exercise: dict[str, Any]) -> dict[str, int]:
 
 
 def shown(exercise: dict[str, Any]) -> str:
-    return f"{exercise['points']}/{exercise['max_points']} ({exercise['status']})"
+    """Points and status; an error's reason too (a control's error voids its baseline)."""
+    text = f"{exercise['points']}/{exercise['max_points']} ({exercise['status']})"
+    if exercise["status"] == "error":
+        reasons = {str(check.get("message", ""))[:300] for check in exercise.get("checks", [])
+                   if check["status"] == "error"}
+        text += f" [{'; '.join(sorted(reasons)) or exercise.get('error', '')}]"
+    return text
 
 
 def verdicts(attack: Attack, grades: Grades) -> list[str]:
