@@ -15,7 +15,7 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from pytest_kafka_lab.grading.sandbox import Event, SubmissionProcess
-from pytest_kafka_lab.grading.wire.evidence import exchanges
+from pytest_kafka_lab.grading.wire.evidence import exchanges, fetched_batches
 from pytest_kafka_lab.grading.wire.proxy import Exchange
 from pytest_kafka_lab.readers import Source, client_config, committed_offsets
 from pytest_kafka_lab.topics import create_topic
@@ -168,18 +168,9 @@ def handed_over(wire: list[Exchange], topic: str) -> set[Position]:
                  for requested in exchange.request.get("topics") or []
                  if str(requested.get("topic")) == topic
                  for partition in requested.get("partitions") or []}
-        for response in (exchange.response or {}).get("responses") or []:
-            if str(response.get("topic")) != topic:
-                continue
-            for partition in response.get("partitions") or []:
-                index = int(partition.get("partition_index", -1))
-                for batch in partition.get("records") or []:
-                    if batch.get("control"):
-                        continue
-                    first = int(batch.get("base_offset", 0))
-                    last = first + int(batch.get("last_offset_delta", 0))
-                    handed.update((index, offset) for offset
-                                  in range(max(first, asked.get(index, 0)), last + 1))
+        for index, first, last in fetched_batches(exchange, topic):
+            handed.update((index, offset) for offset
+                          in range(max(first, asked.get(index, 0)), last + 1))
     return handed
 
 

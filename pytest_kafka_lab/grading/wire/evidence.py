@@ -94,21 +94,26 @@ def acknowledged_records(wire: Iterable[Exchange], topic: str) -> int:
     return total
 
 
+def fetched_batches(exchange: Exchange, topic: str) -> Iterator[tuple[int, int, int]]:
+    """``(partition, first offset, last offset)`` of each batch of records (control
+    batches left out) that one Fetch response handed over from ``topic``."""
+    for response in (exchange.response or {}).get("responses") or []:
+        if str(response.get("topic")) != topic:
+            continue
+        for partition in response.get("partitions") or []:
+            index = int(partition.get("partition_index", -1))
+            for batch in partition.get("records") or []:
+                if not batch.get("control"):
+                    first = int(batch.get("base_offset", 0))
+                    yield index, first, first + int(batch.get("last_offset_delta", 0))
+
+
 def fetched(wire: Iterable[Exchange], topic: str) -> dict[int, set[int]]:
     """``{partition: offsets}`` that Fetch responses handed over from ``topic``."""
     offsets: dict[int, set[int]] = {}
     for exchange in exchanges(wire, "Fetch"):
-        for response in (exchange.response or {}).get("responses") or []:
-            if str(response.get("topic")) != topic:
-                continue
-            for partition in response.get("partitions") or []:
-                index = int(partition.get("partition_index", -1))
-                for batch in partition.get("records") or []:
-                    if batch.get("control"):
-                        continue
-                    first = int(batch.get("base_offset", 0))
-                    last = first + int(batch.get("last_offset_delta", 0))
-                    offsets.setdefault(index, set()).update(range(first, last + 1))
+        for index, first, last in fetched_batches(exchange, topic):
+            offsets.setdefault(index, set()).update(range(first, last + 1))
     return offsets
 
 
