@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_kafka_lab.grading.sandbox import Sandbox, cgroups, namespaces, run_user
+from pytest_kafka_lab.grading.sandbox import Run, Sandbox, cgroups, namespaces, run_user
 from pytest_kafka_lab.grading.sandbox.isolation import FILE_SIZE_MAX, Isolation
 from tests.test_grading_sandbox import running_with, submission
 
@@ -35,6 +35,17 @@ def weakened(sandbox: Sandbox, root: Path, **layers: Any) -> Sandbox:
     root.mkdir()
     weak.layers = dataclasses.replace(sandbox.layers, **layers)
     return weak
+
+
+def run_in_a_fresh_sandbox(lab_sandbox: Sandbox, tmp_path: Path, source: str) -> Run:
+    """``source`` run once by a sandbox of its own, whose probe of the machine's layers
+    runs afresh (a test's patch of what the probe sees then holds)."""
+    sandbox = Sandbox(lab_sandbox.bootstrap, lab_sandbox.distribution, tmp_path / "grading")
+    try:
+        folder = submission(tmp_path, "script.py", source)
+        return sandbox.start_script(folder, "script.py").finish(30)
+    finally:
+        sandbox.cleanup()
 
 
 def needs(layer: str) -> pytest.MarkDecorator:
@@ -336,12 +347,7 @@ def test_a_kernel_that_refuses_to_open_folders_keeps_uid_0_says_why_and_grading_
     """A kernel older than 5.2 has no ``open_tree``: the probe says so, and runs keep
     uid 0 (without capabilities) in namespaces of their own."""
     monkeypatch.setattr(run_user, "SYS_OPEN_TREE", 100_000)  # no such system call
-    sandbox = Sandbox(lab_sandbox.bootstrap, lab_sandbox.distribution, tmp_path / "grading")
-    try:
-        folder = submission(tmp_path, "who.py", "import os\nprint(os.getuid())\n")
-        run = sandbox.start_script(folder, "who.py").finish(30)
-    finally:
-        sandbox.cleanup()
+    run = run_in_a_fresh_sandbox(lab_sandbox, tmp_path, "import os\nprint(os.getuid())\n")
     assert (run.exit_code, run.stdout) == (0, "0\n"), run.stderr
     assert not run.isolation.unprivileged_uid
     assert run.isolation.pid_namespace
@@ -394,12 +400,7 @@ def test_a_machine_that_refuses_namespaces_says_why_and_grading_goes_on(
     """A seccomp profile, a kernel without user namespaces: ``unshare`` fails. The probe
     says so, once, and runs go on without the layer (the marker finds what they leave)."""
     monkeypatch.setattr(namespaces, "CLONE_NEWPID", 1)  # not a flag unshare() takes
-    sandbox = Sandbox(lab_sandbox.bootstrap, lab_sandbox.distribution, tmp_path / "grading")
-    try:
-        folder = submission(tmp_path, "hello.py", "print('hello')")
-        run = sandbox.start_script(folder, "hello.py").finish(30)
-    finally:
-        sandbox.cleanup()
+    run = run_in_a_fresh_sandbox(lab_sandbox, tmp_path, "print('hello')")
     assert (run.exit_code, run.stdout) == (0, "hello\n"), run.stderr
     assert not run.isolation.pid_namespace
     assert not run.isolation.proc_hidden
