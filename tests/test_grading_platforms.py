@@ -184,8 +184,11 @@ class Graded:
 
 
 def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pytest`` on ex1 in one process (the scenarios spread over the cores unless told),
+    or as ``args`` say (a later ``-n`` wins)."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", str(EX1), "-p", "no:cacheprovider", "-q", *args],
+        [sys.executable, "-m", "pytest", str(EX1), "-p", "no:cacheprovider", "-q", "-n", "0",
+         *args],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
         env={**os.environ, "GITHUB_STEP_SUMMARY": str(folder / "summary.md")},
     )
