@@ -50,12 +50,10 @@ from pytest_kafka_lab.grading.course import GROUPS, TOPICS
 from pytest_kafka_lab.grading.group_eviction import EvictionError, evict_members
 from pytest_kafka_lab.readiness import QUIET_LOGGER
 from pytest_kafka_lab.topics import delete_topics
+from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
 LOG = logging.getLogger(__name__)
 TIMEOUT = 10.0
-# A dynamic config set back can hide another level's (a broker's own value over the
-# cluster-wide default): read again after a change, this many times at most.
-ROUNDS = 3
 GRADERS = "kafka-lab-"  # the prefix of the grader's own groups (readers, warm-up)
 # None matches any name, principal and host (the stubs say str; the client takes None).
 ANY: Any = None
@@ -198,23 +196,37 @@ class Lane:
                 for group, ids in evicted.items()]
 
     def reset_configs(self) -> list[str]:
+        """Undo what differs from the start until DescribeConfigs reads as at the start: a
+        change is seen once the broker applied it, and a value set back can uncover
+        another level's (a broker's own value over the cluster-wide default)."""
         findings: list[str] = []
-        for _ in range(ROUNDS):
-            now = self.configs()
-            nodes = {node: undo for node, configs in now.nodes.items()
-                     if (undo := changes(self.start.configs.nodes.get(node, {}), configs))}
-            defaults = changes(self.start.configs.defaults, now.defaults)
-            if not nodes and not defaults:
-                break
-            for node, undo in nodes.items():
-                self.alter_node(node, undo)
-                findings += [f"broker {node}: {said(name, value)}" for name, value in undo.items()]
-            if defaults:
-                self.wire.alter_default_broker_configs(defaults)
-                findings += [f"cluster default: {said(name, value)}"
-                             for name, value in defaults.items()]
-            time.sleep(0.05)  # a change is seen by DescribeConfigs once the broker applied it
+
+        def settled() -> bool:
+            undone = self.undo_config_changes()
+            findings.extend(finding for finding in undone if finding not in findings)
+            return not undone
+
+        try:
+            wait_for(settled, TIMEOUT, "the brokers' dynamic configs to read as at the "
+                     "lane's start", seen=lambda: findings[-3:])
+        except WaitTimeout as error:
+            findings.append(f"could not set the brokers' configs back: {error}")
         return findings
+
+    def undo_config_changes(self) -> list[str]:
+        """Set back each dynamic config that differs from the start, per broker and the
+        cluster-wide defaults; one finding per value set back."""
+        now = self.configs()
+        nodes = {node: undo for node, configs in now.nodes.items()
+                 if (undo := changes(self.start.configs.nodes.get(node, {}), configs))}
+        defaults = changes(self.start.configs.defaults, now.defaults)
+        for node, undo in nodes.items():
+            self.alter_node(node, undo)
+        if defaults:
+            self.wire.alter_default_broker_configs(defaults)
+        return [f"broker {node}: {said(name, value)}" for node, undo in nodes.items()
+                for name, value in undo.items()] + \
+            [f"cluster default: {said(name, value)}" for name, value in defaults.items()]
 
     def alter_node(self, node: str, undo: Configs) -> None:
         entries = [ConfigEntry(name, value, incremental_operation=AlterConfigOpType.DELETE
