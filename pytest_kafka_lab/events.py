@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,52 @@ def emit(kind: str, **fields: Any) -> None:
 
 def events_of(events: list[Event], kind: str, **match: Any) -> list[Event]:
     """The events of ``kind`` whose fields equal ``match``."""
-    return [event for event in events if event["kind"] == kind
-            and all(event.get(name) == value for name, value in match.items())]
+    return matching([event for event in events if event["kind"] == kind], match)
+
+
+def matching(events: Iterable[Event], match: dict[str, Any]) -> list[Event]:
+    """The ``events`` whose fields equal ``match``. A check matches one field or none,
+    on every event of a kind (a benchmark's deliveries): those compare it directly."""
+    if not match:
+        return list(events)
+    if len(match) == 1:
+        ((name, value),) = match.items()
+        return [event for event in events if event.get(name) == value]
+    return [event for event in events if matches(event, match)]
+
+
+def matches(event: Event, match: dict[str, Any]) -> bool:
+    """Whether the fields of ``event`` named in ``match`` equal its values."""
+    return all(event.get(name) == value for name, value in match.items())
+
+
+class KindIndex:
+    """A list of events by kind, for a list that only grows (a finished run's): built on
+    first use and extended by what was appended since, so that asking for one kind many
+    times reads that kind's events alone."""
+
+    def __init__(self) -> None:
+        self._source: list[Event] | None = None
+        self._last: Event | None = None  # the last event indexed: the list's end then
+        self._indexed = 0
+        self._by_kind: dict[str, list[Event]] = {}
+
+    def of(self, events: list[Event], kind: str, **match: Any) -> list[Event]:
+        """As ``events_of(events, kind, **match)``."""
+        if not self._extends(events):
+            self._source, self._last, self._indexed, self._by_kind = events, None, 0, {}
+        for event in events[self._indexed:]:
+            self._by_kind.setdefault(event["kind"], []).append(event)
+        self._indexed = len(events)
+        self._last = events[-1] if events else None
+        return matching(self._by_kind.get(kind, ()), match)
+
+    def _extends(self, events: list[Event]) -> bool:
+        """Whether ``events`` is the list indexed, grown at its end alone since. Another
+        list, or one cut or changed at its end, is indexed afresh; a change before its
+        end goes unseen, which a run's events never have (nothing reorders them)."""
+        return events is self._source and len(events) >= self._indexed and (
+            self._indexed == 0 or events[self._indexed - 1] is self._last)
 
 
 class EventLog:

@@ -20,6 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pytest
@@ -132,10 +133,13 @@ class MainRun:
         """The ``client`` events of main()'s producers, in the order it created them."""
         return self.run.of("client", client="producer")
 
+    @cached_property
     def produced(self) -> Counter[tuple[Any, Any]]:
-        """``{(pid, client id): messages it produced to the topic}``."""
+        """``{(pid, client id): messages it produced to the topic}`` (read once: main() sends
+        tens of thousands)."""
         return Counter(producer_of(event) for event in self.run.of("produce", topic=TOPIC))
 
+    @cached_property
     def delivered(self) -> Counter[tuple[Any, Any]]:
         """``{(pid, client id): delivery reports without an error, from the topic}``."""
         return Counter(producer_of(event) for event in successful_deliveries(self.run))
@@ -145,7 +149,7 @@ class MainRun:
         acks and compression as its requests carried them on the wire (its batch.size as
         it reported it), where the wire tells producers apart by the name their requests
         carry; a producer the wire never saw deliver measured nothing."""
-        delivered = self.delivered()
+        delivered = self.delivered
         reported = [event for event in self.producers() if delivered[producer_of(event)]]
         if not self.run.witnessed:
             return [settings(event.get("config") or {}) for event in reported]
@@ -401,7 +405,7 @@ def missing_levels(measured: list[tuple[str, int | str, str]]) -> list[str]:
 
 
 def test_main_measures_messages_really_delivered(ex6_main: MainRun) -> None:
-    run, produced, delivered = ex6_main.run, ex6_main.produced(), ex6_main.delivered()
+    run, produced, delivered = ex6_main.run, ex6_main.produced, ex6_main.delivered
     producers = ex6_main.producers()
     assert produced, (
         f"main() produced no message to '{TOPIC}'"

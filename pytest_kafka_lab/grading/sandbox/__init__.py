@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kafka_lab.distribution import Distribution
-from pytest_kafka_lab.events import Event, events_of
+from pytest_kafka_lab.events import Event, KindIndex
 from pytest_kafka_lab.grading.inside.boundary import Boundary
 from pytest_kafka_lab.grading.inside.docker_shim import TOOLS_VARIABLE
 from pytest_kafka_lab.grading.inside.instrument import (
@@ -77,10 +77,13 @@ class Run:
     witnessed: bool = False
     # Why the grader stopped reading its events (a cap of its channel passed), or None.
     flooded: str | None = None
+    # Checks ask for one kind of event at a time, many times: each reads that kind alone.
+    _kinds: KindIndex = field(default_factory=KindIndex, init=False, repr=False,
+                              compare=False)
 
     def of(self, kind: str, **match: Any) -> list[Event]:
         """The events of ``kind`` whose fields equal ``match``."""
-        return events_of(self.events, kind, **match)
+        return self._kinds.of(self.events, kind, **match)
 
     def client_configs(self, client: str) -> list[dict[str, Any]]:
         """The configurations the submission gave its clients of kind ``client``."""
@@ -138,6 +141,10 @@ class SubmissionProcess(ReportingProcess):
     def events(self) -> list[Event]:
         """Every event reported so far, as the grader received it."""
         return self.channel.events
+
+    def of(self, kind: str, **match: Any) -> list[Event]:
+        """The events of ``kind`` so far whose fields equal ``match``."""
+        return self.channel.of(kind, **match)
 
     @property
     def wire(self) -> list[Exchange]:
