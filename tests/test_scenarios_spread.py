@@ -27,8 +27,8 @@ def scenarios_run(*args: str) -> str:
 
 
 @pytest.mark.skipif(usable_cores() < 2, reason="one usable core: the scenarios stay serial")
-def test_the_scenarios_as_typed_take_a_worker_per_core() -> None:
-    workers = min(usable_cores(), 4)
+def test_the_scenarios_as_typed_take_a_worker_more_than_the_cores() -> None:
+    workers = min(usable_cores() + 1, 4)
     assert f"created: {workers}/{workers} workers" in scenarios_run()
 
 
@@ -45,3 +45,8 @@ def test_told_otherwise_the_scenarios_stay_in_one_process(args: list[str]) -> No
 
 def test_a_given_worker_count_is_kept() -> None:
     assert "created: 1/1 worker" in scenarios_run("-n", "1")
+
+
+def test_pytest_xdist_s_own_count_for_auto_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "1")
+    assert "created: 1/1 worker" in scenarios_run()

@@ -180,8 +180,10 @@ class LocalCluster(BrokerBase):
         self.wait_for_brokers(expected)
 
     def kill_node(self, node_id: int) -> None:
-        """SIGKILL a node, as a crash would; wait until the cluster has fenced it."""
+        """SIGKILL a node, as a crash would (a paused one too: it dies hung); wait until the
+        cluster has fenced it."""
         expected = self._without(node_id)
+        self.paused.discard(node_id)
         self.node(node_id).kill()
         self.wait_for_brokers(expected)
 

@@ -46,7 +46,9 @@ FEED_INTERVAL = 0.02
 # The committed offsets are asked of the broker through a fresh client: five times a
 # second, so that the waiting does not load the brokers that the copy needs.
 BROKER_POLL_INTERVAL = 0.2
-HUNG_AFTER = 15.0  # a live copier commits several transactions a second
+# A live copier commits several transactions a second, and finds a new coordinator within
+# a second or two of the cluster being whole again.
+HUNG_AFTER = 10.0
 OVERTAKEN = 3  # commits of its peer, through the same fault, while a copier's stands
 ShortSessions = Callable[[Any, str, str], dict[str, Any]]
 
