@@ -22,7 +22,7 @@ from pytest_kafka_lab.backends.watching import describe_exit, tails_of
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.exceptions import BrokerStartError, KafkaLabError
 from pytest_kafka_lab.readiness import QUIET_LOGGER, wait_until_ready
-from pytest_kafka_lab.waiting import wait_for
+from pytest_kafka_lab.waiting import WaitTimeout, wait_for
 
 
 def cluster_settings(brokers: int) -> dict[str, str]:
@@ -113,7 +113,11 @@ class LocalCluster(BrokerBase):
                 node.launch()
             wait_until_ready(self.client_config(), self.config.start_timeout,
                              expected_brokers=len(self.nodes), still_alive=self._all_alive)
-        except KafkaLabError as error:
+            # The probe saw one node's metadata; a test may ask any node, and the last
+            # to register is known to one node before the others.
+            self.wait_for_brokers({node.node_id for node in self.nodes},
+                                  timeout=self.config.start_timeout)
+        except (KafkaLabError, WaitTimeout) as error:
             # The cause stays: which node exited, or what the readiness probe saw.
             raise BrokerStartError(f"the local cluster of {len(self.nodes)} nodes did not "
                                    f"start: {error}\nIts logs end with:\n"
