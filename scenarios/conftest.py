@@ -3,8 +3,8 @@
 Much of the run is waiting: on a reference solution's run, on a killed broker's
 successor, on a group's session. With pytest-xdist installed and no ``-n`` given, the
 run takes ``-n auto``, which here means one worker more than the usable cores, at most
-``MOST_WORKERS``: the extra worker's waits fill the others' idle time (on two cores, 36 s
-with three workers, 49 s with two). Each worker grades on a broker of its own, and the
+``MOST_WORKERS``: the extra worker's waits fill the others' idle time (on two cores, 43 to
+45 s with three workers, 52 to 56 s with two). Each worker grades on a broker of its own, and the
 course's scheduler keeps each exercise, and the promises that share a cluster, on one
 worker.
 

@@ -2,11 +2,12 @@
 hard-killed leader, exactly once and in order (``test_one_broker_killed`` kills it).
 
 Modelled on Kafka's replication system test: three brokers, replication 3,
-``min.insync.replicas=2``; the partition's leader is SIGKILLed while the producer sends,
-and restarted; a fresh reader must see every acknowledged message once, in order. With
-the guarantee switched off (``acks=0``, no idempotence) the same fault loses messages the
-producer counted as delivered, so the check can fail: both producers send side by side,
-each to a partition of its own led by the broker to be killed.
+``min.insync.replicas=2``; the partition's leader hangs while the producer sends, is
+SIGKILLed once the cluster fenced it, and restarted; a fresh reader must see every
+acknowledged message once, in order. With the guarantee switched off (``acks=0``, no
+idempotence) the same fault loses messages the producer counted as delivered, so the
+check can fail: both producers send side by side, each to a partition of its own led by
+the broker the fault hits.
 """
 
 from __future__ import annotations

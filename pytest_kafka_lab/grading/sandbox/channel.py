@@ -11,8 +11,8 @@ grader decides which call fails, and records its own decision as an event
 A benchmark's run sends a hundred thousand events, each looked at by many checks: a
 socket's packets are read in bursts, each parsed by the JSON scanner alone where it is
 one UTF-8 JSON value and nothing around it, as the run sends them (anything else is left
-to ``json.loads``, as before), and kept by kind too (``of``), so that a check reads the
-kind it asks for, not every event.
+to ``json.loads``, as before), and indexed by kind (``of``, an ``events.KindIndex``), so
+that a check reads the kind it asks for, not every event.
 
 What a run may send is capped (``EVENTS_MAX`` events, ``EVENT_BYTES_MAX`` bytes,
 ``CHANNELS_MAX`` sockets, one per process that reported): past a cap the grader closes
@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pytest_kafka_lab.events import Event, matching
+from pytest_kafka_lab.events import Event, KindIndex
 
 PACKET_LIMIT = 65536
 EVENTS_MAX = 400_000
@@ -81,8 +81,8 @@ class RunChannel:
         self.plans = dict(plans or {})
         self._mine, self.child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._events: list[Event] = []
-        # The same events by kind, kept as they come: checks ask for one kind at a time.
-        self._by_kind: dict[str, list[Event]] = {}
+        # The same events by kind: checks ask for one kind at a time.
+        self._kinds = KindIndex()
         self._lock = threading.Lock()
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._mine, selectors.EVENT_READ)
@@ -117,7 +117,7 @@ class RunChannel:
         with self._lock:
             if not self._closed:
                 self._drain(0)
-            return matching(self._by_kind.get(kind, ()), match)
+            return self._kinds.of(self._events, kind, **match)
 
     def _serve(self) -> None:
         while not self._closed:
@@ -193,15 +193,7 @@ class RunChannel:
                 sock.send(json.dumps(answer).encode())
         elif event["kind"] == "call":
             self._pair(event)
-        self._keep(event)
-
-    def _keep(self, event: Event) -> None:
         self._events.append(event)
-        kind = self._by_kind.get(event["kind"])
-        if kind is None:
-            self._by_kind[event["kind"]] = [event]
-        else:
-            kind.append(event)
 
     def _pair(self, event: dict[str, Any]) -> None:
         """An outcome of a call counts only after the grader answered that call's question
@@ -224,10 +216,11 @@ class RunChannel:
             self._asked[question] = self._asked.get(question, 0) + 1
             return {"inject": False}
         message = f"injected failure for {event.get('ident')}"
-        self._keep({"kind": "call", "function": event.get("function"),
-                    "ident": event.get("ident"), "outcome": "injected-failure",
-                    "error": repr(RuntimeError(message)), "message": message,
-                    "time": time.time(), "pid": event.get("pid"), "source": "grader"})
+        self._events.append({"kind": "call", "function": event.get("function"),
+                             "ident": event.get("ident"), "outcome": "injected-failure",
+                             "error": repr(RuntimeError(message)), "message": message,
+                             "time": time.time(), "pid": event.get("pid"),
+                             "source": "grader"})
         return {"inject": True, "message": message}
 
     def _stop_reading(self, why: str) -> None:
