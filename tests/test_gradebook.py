@@ -26,6 +26,7 @@ from typing import Any
 import psutil
 import pytest
 
+from pytest_kafka_lab import factories
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.grading.class_runner.class_grading import workers_per_submission
@@ -447,18 +448,24 @@ def test_a_submission_past_its_wall_clock_limit_is_an_error_row_written_as_known
     wait_all_gone(everything)
 
 
+# An existing broker that kafka-lab grade may reset as a lane (every topic, group and
+# config it did not start with undone): the module's own, never the run's, where the
+# other worker's tests keep theirs.
+class_broker = factories.kafka_proc("module")
+
+
 def test_a_class_graded_on_an_existing_broker(
-    tmp_path: Path, grade_env: dict[str, str], kafka_broker: KafkaBroker
+    tmp_path: Path, grade_env: dict[str, str], class_broker: KafkaBroker
 ) -> None:
     make_class(tmp_path, ann="ex1")
-    finished = kafka_lab_grade("ann", "--kafka-bootstrap", kafka_broker.bootstrap_servers,
+    finished = kafka_lab_grade("ann", "--kafka-bootstrap", class_broker.bootstrap_servers,
                                "--out", "book", cwd=tmp_path, env=grade_env)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     (grade,) = json.loads((tmp_path / "book.json").read_text())
-    assert grade["broker"] == kafka_broker.bootstrap_servers
+    assert grade["broker"] == class_broker.bootstrap_servers
     assert grade["exercises"]["ex1"]["status"] == "passed", grade
     # Exercise 1's orders are on that broker, in the course's topic.
-    assert len(read_topic(kafka_broker, "orders")) == 100
+    assert len(read_topic(class_broker, "orders")) == 100
 
 
 @pytest.mark.parametrize("course", ["installed", "inside-the-repository"])
@@ -504,13 +511,13 @@ def test_a_shard_grades_its_slice_only(tmp_path: Path, grade_env: dict[str, str]
 
 
 def test_one_submissions_reports_and_points_pass_through_to_its_grading(
-    tmp_path: Path, grade_env: dict[str, str], kafka_broker: KafkaBroker
+    tmp_path: Path, grade_env: dict[str, str], class_broker: KafkaBroker
 ) -> None:
     make_class(tmp_path, ann="ex1")
     (tmp_path / "points.toml").write_text("[ex1]\nflushes_before_exiting = 3\n")
     # Relative paths, as in a workflow: they name files where kafka-lab grade stands.
     finished = kafka_lab_grade(
-        "ann", "--kafka-bootstrap", kafka_broker.bootstrap_servers, "--out", "book",
+        "ann", "--kafka-bootstrap", class_broker.bootstrap_servers, "--out", "book",
         "--points", "points.toml", "--gradescope", "out/results.json",
         "--classroom", "out/classroom.json", "--feedback", "out/FEEDBACK.md",
         cwd=tmp_path, env=grade_env)

@@ -1,7 +1,8 @@
 """A lane of ``kafka-lab grade`` resets its broker before and after every submission
 (issue 22, item 3, ``grading/class_runner/lane_reset.py``).
 
-Graded as a lane grades, one submission after another on one broker (the session's),
+Graded as a lane grades, one submission after another on one broker (the module's own:
+the reset undoes what other tests keep on the session's),
 with ``grade_submission``: first ``tests/lane_leftovers`` (exercise 1's ``main()`` leaves
 a topic of its own and a group with committed offsets), then, after this test changed
 the broker's settings itself (a dynamic broker config through ``AdminClient``, a client
@@ -22,6 +23,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from pytest_kafka_lab import factories
 from pytest_kafka_lab.backends import KafkaBroker
 from pytest_kafka_lab.config import LabConfig
 from pytest_kafka_lab.grading.class_runner.admin_wire import AdminWire
@@ -61,34 +63,45 @@ def lane_settings(kafka_lab_config: LabConfig, inner_tmpdir: Path,
     return RunSettings(course_dir(), run_timeout=60, submission_limit=600)
 
 
+# A lane's reset undoes every topic, group and config it did not start with: on a broker
+# of its own, never on the run's, where the other worker's tests keep theirs.
+lane_broker = factories.kafka_proc("module")
+
+
+@pytest.fixture
+def lane_admin(lane_broker: KafkaBroker) -> AdminClient:
+    """The lane broker's admin client."""
+    return AdminClient(lane_broker.client_config())
+
+
 def test_a_lane_is_reset_between_submissions_and_the_reference_keeps_every_point(
-    kafka_broker: KafkaBroker, kafka_admin: AdminClient, kafka_tools: KafkaTools,
+    lane_broker: KafkaBroker, lane_admin: AdminClient, kafka_tools: KafkaTools,
     lane_settings: RunSettings,
 ) -> None:
-    lane = kafka_broker.bootstrap_servers
-    node = str(min(kafka_admin.list_topics(timeout=10).brokers))
-    configs_at_start = dynamic_configs(kafka_admin, node)
+    lane = lane_broker.bootstrap_servers
+    node = str(min(lane_admin.list_topics(timeout=10).brokers))
+    configs_at_start = dynamic_configs(lane_admin, node)
     runs = Runs()
 
     leftovers = grade_submission(Submission(LEFTOVERS, "leftovers"), lane, lane_settings, runs)
     found = leftovers.get("lane_reset", [])
     assert f"after: deleted topic {STRAY_TOPIC!r}, not the course's" in found, found
     assert f"after: deleted group {STRAY_GROUP!r} and its offsets, not the course's" in found
-    assert STRAY_TOPIC not in kafka_admin.list_topics(timeout=10).topics
-    groups = kafka_admin.list_consumer_groups().result(10).valid
+    assert STRAY_TOPIC not in lane_admin.list_topics(timeout=10).topics
+    groups = lane_admin.list_consumer_groups().result(10).valid
     assert STRAY_GROUP not in {group.group_id for group in groups}
 
     # Between two submissions, what no run can do through its proxy.
     change = ConfigEntry("message.max.bytes", SMALL,
                          incremental_operation=AlterConfigOpType.SET)
-    for future in kafka_admin.incremental_alter_configs([ConfigResource(
+    for future in lane_admin.incremental_alter_configs([ConfigResource(
             ResourceType.BROKER, node, incremental_configs=[change])]).values():
         future.result(10)
     quota = kafka_tools.run("kafka-configs", "--bootstrap-server", lane, "--alter",
                             "--entity-type", "clients", "--entity-default", "--add-config",
                             "producer_byte_rate=4096,consumer_byte_rate=4096")
     assert quota.returncode == 0, quota.stderr
-    assert dynamic_configs(kafka_admin, node).get("message.max.bytes") == SMALL
+    assert dynamic_configs(lane_admin, node).get("message.max.bytes") == SMALL
 
     reference = grade_submission(Submission(REFERENCE, "reference"), lane, lane_settings,
                                  runs)
@@ -101,5 +114,5 @@ def test_a_lane_is_reset_between_submissions_and_the_reference_keeps_every_point
     assert f"before: broker {node}: message.max.bytes removed" in found, found
     assert ("before: client quota client-id=<default>: producer_byte_rate removed"
             in found), found
-    assert dynamic_configs(kafka_admin, node) == configs_at_start
+    assert dynamic_configs(lane_admin, node) == configs_at_start
     assert AdminWire.of(lane).client_quotas() == {}
